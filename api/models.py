@@ -1,0 +1,41 @@
+"""API clients: per-clinic bearer tokens for EHR and device integrations.
+
+A platform table like Membership: the token is looked up before any clinic is known, so the row cannot
+sit behind row-level security. It holds no patient data; only a SHA-256 of the token is stored (tokens
+are 256-bit random, so a fast hash is enough and lookups stay one index probe).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from clinic.tenancy.models import Clinic
+from clinic.tenancy.roles import ROLE_CHOICES, Perm, role_allows
+
+
+class ApiClient(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=100, help_text="Which system uses this token, e.g. 'Epic sync'")
+    roles = ArrayField(models.CharField(max_length=32, choices=ROLE_CHOICES), default=list)
+    token_prefix = models.CharField(max_length=16, help_text="Shown to staff to tell tokens apart")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["clinic", "name"]
+        indexes = [models.Index(fields=["clinic", "revoked_at"], name="apiclient_clinic_active")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def allows(self, perm: Perm) -> bool:
+        return self.is_active and role_allows(self.roles, perm)

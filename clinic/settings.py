@@ -1,0 +1,284 @@
+"""Stepdown settings: one module, every value from the environment, strict parsing.
+
+`STEPDOWN_ENV=production` refuses to start with development defaults (see `_refuse_insecure_production`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from clinic.env import ConfigError, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+STEPDOWN_ENV = env_str("STEPDOWN_ENV", "development")
+if STEPDOWN_ENV not in {"development", "test", "production"}:
+    raise ConfigError(f"STEPDOWN_ENV={STEPDOWN_ENV!r} must be development, test or production")
+PRODUCTION = STEPDOWN_ENV == "production"
+
+_DEV_SECRET = "dev-only-insecure-secret-key-never-use-in-production-0123456789"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
+DEBUG = env_bool("DEBUG", not PRODUCTION and STEPDOWN_ENV != "test")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    # Ours. clinic.tenancy overrides `migrate` and `flush` so they run as the owner role.
+    "clinic.tenancy",
+    "clinic.accounts",
+    "clinic.audit",
+    "clinic.jobs",
+    "patients",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "clinic.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "clinic.accounts.middleware.IdleTimeoutMiddleware",
+    "clinic.tenancy.middleware.ClinicMiddleware",
+    "clinic.accounts.middleware.RequireMfaMiddleware",
+]
+
+ROOT_URLCONF = "clinic.urls"
+WSGI_APPLICATION = "clinic.wsgi.application"
+ASGI_APPLICATION = "clinic.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "clinic.tenancy.context_processors.clinic",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+# The application connects as a role that is neither superuser, table owner nor BYPASSRLS, so the
+# row-level-security policies bind it. Migrations and other maintenance run as the owner role
+# (`clinic.tenancy.maintenance.owner_connection`), reachable only from management commands.
+DATABASE_URL = env_str("DATABASE_URL", "postgres://stepdown_app:stepdown_app@127.0.0.1:5432/stepdown")
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", DATABASE_URL.replace("stepdown_app", "stepdown_owner"))
+DATABASES = {
+    "default": {
+        **dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0)),
+        "ATOMIC_REQUESTS": True,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": env_str("TEST_DATABASE_NAME", "test_stepdown")},
+    }
+}
+DATABASE_OWNER = dj_database_url.parse(DATABASE_OWNER_URL)
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, Celery broker, rate limits ---------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "stepdown"),
+        "TIMEOUT": 300,
+    }
+}
+
+# --- Auth ----------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if STEPDOWN_ENV == "test":
+    # Hashing dominates a suite that logs in hundreds of times; production keeps the default PBKDF2.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "clinic.accounts.adapter.StepdownAccountAdapter"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = False
+# Throttling of failed logins: allauth counts failures per IP and per account in the Redis cache.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("LOGIN_FAILED_RATE", "20/m/ip,5/15m/key"),
+    "reset_password": "5/m/ip,3/m/key",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Stepdown"
+MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+DEFAULT_IDLE_TIMEOUT_MINUTES = 15
+
+# --- I18N ----------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static ----------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Email -------------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stepdown <no-reply@stepdown.invalid>")
+
+# --- REST API -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ClinicTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.StableCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"api_client": "600/min"},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stepdown API",
+    "DESCRIPTION": "Clinic management for benzodiazepine taper programs. Every call acts inside one clinic.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI is served from the app (sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery --------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_TIMEZONE = "UTC"
+# Keep every countdown/ETA shorter than this, or Redis redelivers the task while it still waits.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "stepdown")
+CELERY_BEAT_SCHEDULE: dict = {
+    "heartbeat": {"task": "clinic.jobs.tasks.heartbeat", "schedule": 60.0},
+    "census": {"task": "clinic.jobs.tasks.refresh_all_census", "schedule": 15 * 60.0},
+}
+
+# --- Security ----------------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag; cookie stays default
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SILENCED_SYSTEM_CHECKS: list[str] = []
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "clinic.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+
+def _refuse_insecure_production() -> None:
+    if not PRODUCTION:
+        return
+    problems = []
+    if SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50:
+        problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
+    if DEBUG:
+        problems.append("DEBUG must be false")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the hosts this site answers to")
+    if EMAIL_BACKEND.endswith("console.EmailBackend"):
+        problems.append("EMAIL_BACKEND must deliver mail (the console backend only prints it)")
+    if DATABASE_OWNER_URL == DATABASE_URL:
+        problems.append("DATABASE_URL must not be the owner role: row-level security would not bind it")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems))
+
+
+_refuse_insecure_production()

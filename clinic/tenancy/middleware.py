@@ -1,0 +1,43 @@
+"""Resolve the clinic from `/c/<slug>/…`, check membership, and run the whole request inside it."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+
+from clinic.tenancy.context import tenant_context
+from clinic.tenancy.models import Membership
+
+CLINIC_PATH = re.compile(r"^/c/(?P<slug>[a-z0-9-]+)/")
+ACTIVE_CLINIC_SESSION_KEY = "stepdown_active_clinic"
+
+
+class ClinicMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.clinic = None
+        request.membership = None
+        match = CLINIC_PATH.match(request.path_info)
+        if match is None:
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        membership = (
+            Membership.objects.active()
+            .select_related("clinic")
+            .filter(user=request.user, clinic__slug=match["slug"])
+            .first()
+        )
+        if membership is None:
+            # Not "forbidden": nothing about another clinic's existence leaks.
+            raise Http404("No such clinic")
+        request.clinic = membership.clinic
+        request.membership = membership
+        if request.session.get(ACTIVE_CLINIC_SESSION_KEY) != membership.clinic.slug:
+            request.session[ACTIVE_CLINIC_SESSION_KEY] = membership.clinic.slug
+        with tenant_context(membership.clinic):
+            return self.get_response(request)

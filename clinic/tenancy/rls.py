@@ -1,0 +1,87 @@
+"""Postgres row-level security for every tenant table, applied after each migrate as the owner role.
+
+Policy: a row is visible and writable only when its clinic_id equals the `stepdown.clinic_id` setting
+that `tenant_context` sets per transaction. No setting, no rows. FORCE makes the owner obey it too.
+The setting is read through a scalar sub-select so Postgres evaluates it once per query (an InitPlan),
+not once per row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connections
+from django.db.models import Model
+
+from clinic.tenancy.models import TenantModel
+
+log = logging.getLogger(__name__)
+
+POLICY = "clinic_isolation"
+CURRENT_CLINIC_SQL = "(SELECT stepdown_current_clinic())"
+
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION stepdown_current_clinic() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT NULLIF(current_setting('stepdown.clinic_id', true), '')::bigint $$;
+"""
+
+
+def tenant_models() -> list[type[Model]]:
+    """Every concrete model whose rows belong to one clinic (TenantModel, or opted in explicitly)."""
+    found = []
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        if issubclass(model, TenantModel) or getattr(model, "rls_tenant_table", False):
+            found.append(model)
+    return found
+
+
+def policy_sql(model: type[Model]) -> list[str]:
+    table = connections["default"].ops.quote_name(model._meta.db_table)
+    match = f"clinic_id = {CURRENT_CLINIC_SQL}"
+    # Platform rows (e.g. audit events of a failed login, before any clinic is known) may be written
+    # with no clinic but are never readable from a clinic's context.
+    check = f"({match} OR clinic_id IS NULL)" if getattr(model, "rls_allow_null_clinic_insert", False) else match
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS {POLICY} ON {table}",
+        f"CREATE POLICY {POLICY} ON {table} USING ({match}) WITH CHECK ({check})",
+    ]
+
+
+def grants_sql(app_role: str) -> list[str]:
+    quote = connections["default"].ops.quote_name
+    role = quote(app_role)
+    statements = [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"GRANT EXECUTE ON FUNCTION stepdown_current_clinic() TO {role}",
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON django_migrations FROM {role}",
+    ]
+    for model in apps.get_models():
+        if getattr(model, "append_only", False):
+            statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(model._meta.db_table)} FROM {role}")
+    return statements
+
+
+def apply_database_security(sender=None, using: str = "default", **kwargs) -> None:
+    conn = connections[using]
+    app_role = settings.DATABASE_APP_ROLE
+    with conn.cursor() as cursor:
+        cursor.execute(_FUNCTION)
+        for model in tenant_models():
+            for statement in policy_sql(model):
+                cursor.execute(statement)
+        cursor.execute("SELECT current_user")
+        owner = cursor.fetchone()[0]
+        if app_role and app_role != owner:
+            for statement in grants_sql(app_role):
+                cursor.execute(statement)
+        else:
+            log.warning("The application connects as the table owner %s: grants skipped", owner)

@@ -1,0 +1,19 @@
+from django.urls import include, path
+
+from clinic import web_views
+
+# Every URL under /c/<clinic_slug>/ runs inside that clinic (ClinicMiddleware); views there use require_perm.
+clinic_patterns = [
+    path("", web_views.dashboard, name="clinic-dashboard"),
+    path("patients/", include("patients.urls")),
+    path("audit/", include("clinic.audit.urls")),
+    path("admin/", include("clinic.accounts.urls")),
+]
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("healthz", web_views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("c/<slug:clinic_slug>/", include(clinic_patterns)),
+    path("api/", include("api.urls")),
+]

@@ -1,0 +1,27 @@
+"""Field rules shared by the browser form and the API serializer (both read them off the model)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils import timezone
+
+MAX_AGE_YEARS = 120
+
+mrn_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9-]{0,19}$", "Use up to 20 capital letters, digits or dashes (for example SD-000123)."
+)
+phone_validator = RegexValidator(
+    r"^\+?[0-9 ().-]{7,25}$", "Enter a phone number of 7–25 digits, spaces, dashes or brackets."
+)
+name_validator = RegexValidator(r"\S", "This cannot be blank.")
+
+
+def validate_date_of_birth(value: date) -> None:
+    today = timezone.localdate()
+    if value > today:
+        raise ValidationError("Date of birth cannot be in the future.")
+    if value.year < today.year - MAX_AGE_YEARS:
+        raise ValidationError(f"Date of birth is more than {MAX_AGE_YEARS} years ago; check the year.")
