@@ -5,3 +5,6 @@ class ApiConfig(AppConfig):
     name = "api"
     label = "api"
     verbose_name = "REST API"
+
+    def ready(self) -> None:
+        from api import schema  # noqa: F401 - registers the OpenAPI extension for token auth

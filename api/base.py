@@ -44,6 +44,9 @@ class ClinicViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated, throttling
+        if self.action is None:
+            # A method this route does not offer: 405, not the 403 of an unlisted action.
+            raise exceptions.MethodNotAllowed(request.method)
         clinic, allows = self._resolve_clinic(request)
         perm = self.action_perms.get(self.action or "")
         if perm is None or not allows(perm):
@@ -69,6 +72,9 @@ class ClinicViewSet(viewsets.GenericViewSet):
         return queryset
 
     def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            # drf-spectacular introspects the model outside any clinic: an empty queryset, no query.
+            return self.model._base_manager.none()
         return self.refine_queryset(self.model.objects.all())
 
     def get_object(self) -> Model:

@@ -10,12 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from api.models import ApiClient
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
 from clinic.tenancy.roles import Role
-
-from api.models import ApiClient
 
 TOKEN_PREFIX = "sdk_"
 

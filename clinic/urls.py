@@ -13,7 +13,9 @@ clinic_patterns = [
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", web_views.healthz, name="healthz"),
+    path("session/idle", web_views.session_idle, name="session-idle"),
     path("accounts/", include("allauth.urls")),
+    path("invite/", include("clinic.accounts.invite_urls")),
     path("c/<slug:clinic_slug>/", include(clinic_patterns)),
     path("api/", include("api.urls")),
 ]

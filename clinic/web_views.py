@@ -1,4 +1,4 @@
-"""Platform pages outside any one clinic's data: home (clinic chooser), the clinic dashboard, /healthz."""
+"""Shell pages: home (clinic chooser), a clinic's "Today" dashboard, the idle-session probe, /healthz."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from clinic.accounts.middleware import LAST_SEEN_KEY, idle_timeout_seconds
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import audit
 from clinic.jobs.tasks import HEARTBEAT_KEY
-from clinic.tenancy.access import require_perm
+from clinic.tenancy.access import require_member
 from clinic.tenancy.middleware import ACTIVE_CLINIC_SESSION_KEY
 from clinic.tenancy.models import Membership
-from clinic.tenancy.roles import Perm
-from patients.selectors import patient_census
+from clinic.tenancy.roles import Perm, Role
+from patients.models import Patient
+from patients.selectors import patient_census, patient_list
+
+IDLE_TIMEOUT_SESSION_KEY = "stepdown_idle_timeout"  # written by IdleTimeoutMiddleware
 
 WORKER_STALE_AFTER = 180  # seconds; beat sends a heartbeat every 60
 
@@ -31,13 +37,54 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("clinic-dashboard", clinic_slug=active)
     if len(memberships) == 1:
         return redirect("clinic-dashboard", clinic_slug=slugs[0])
-    return render(request, "home.html", {"memberships": memberships})
+    choices = [(m, _role_labels(m.roles)) for m in memberships]
+    return render(request, "home.html", {"memberships": memberships, "choices": choices})
 
 
-@require_perm(Perm.PATIENT_VIEW)
+def _role_labels(roles: list[str]) -> list[str]:
+    return [Role(role).label for role in roles if role in Role._value2member_map_]
+
+
+RECENT_PATIENTS = 6
+
+
+@require_member
 def dashboard(request: HttpRequest) -> HttpResponse:
-    census = cache.get(f"census:{request.clinic.pk}") or patient_census()
-    return render(request, "dashboard.html", {"census": census})
+    """The clinic's "Today" page, open to every member; patient figures only for roles that may see them."""
+    context: dict = {"roles": _role_labels(request.membership.roles)}
+    if request.membership.allows(Perm.PATIENT_VIEW):
+        census = cache.get(f"census:{request.clinic.pk}") or patient_census()
+        labels = dict(Patient.Status.choices)
+        context["census"] = [
+            {"status": status, "label": labels.get(status, status), "count": count}
+            for status, count in census.items()
+        ]
+        context["census_total"] = sum(census.values())
+        recent = list(patient_list().order_by("-updated_at")[:RECENT_PATIENTS])
+        audit(
+            actor=request.user,
+            action=AuditEvent.Action.LIST,
+            object_type="patients.patient",
+            detail={"view": "dashboard.recent", "shown": len(recent)},
+        )
+        context["recent_patients"] = recent
+    return render(request, "dashboard.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def session_idle(request: HttpRequest) -> JsonResponse:
+    """Seconds left before the idle sign-out, for the warning banner.
+
+    GET with `X-Stepdown-Background: 1` only asks (IdleTimeoutMiddleware does not count it as activity);
+    POST ("Stay signed in") is activity, so the middleware has just renewed the session.
+    """
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False, "remaining": 0}, status=401)
+    timeout = int(request.session.get(IDLE_TIMEOUT_SESSION_KEY) or idle_timeout_seconds(request.user))
+    last_seen = request.session.get(LAST_SEEN_KEY) or time.time()
+    remaining = max(0, round(timeout - (time.time() - last_seen)))
+    return JsonResponse({"signed_in": True, "timeout": timeout, "remaining": remaining})
 
 
 def _check(fn) -> dict:
@@ -45,7 +92,7 @@ def _check(fn) -> dict:
     try:
         detail = fn()
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **(detail or {})}
-    except Exception as error:  # noqa: BLE001 - a health check reports any failure
+    except Exception as error:
         return {"ok": False, "error": type(error).__name__}
 
 
@@ -70,7 +117,11 @@ def _worker() -> dict:
     age = None if beat is None else round(time.time() - beat)
     if not replies:
         raise RuntimeError("no worker answered")
-    return {"workers": len(replies), "last_heartbeat_age_s": age, "beat_ok": age is not None and age < WORKER_STALE_AFTER}
+    return {
+        "workers": len(replies),
+        "last_heartbeat_age_s": age,
+        "beat_ok": age is not None and age < WORKER_STALE_AFTER,
+    }
 
 
 @never_cache
@@ -78,4 +129,6 @@ def _worker() -> dict:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_database), "redis": _check(_redis), "worker": _check(_worker)}
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503
+    )

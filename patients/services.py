@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
@@ -56,14 +57,43 @@ def _clean_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+DUPLICATE_MRN = "Another patient in this clinic already has this MRN."
+
+
+def _validate(patient: Patient) -> None:
+    """Field rules plus the clinic-unique MRN, reported on the MRN field (Django would report the
+    (clinic, mrn) constraint as a form-wide error naming the hidden clinic field)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        patient.full_clean(validate_constraints=False)
+    except ValidationError as error:
+        errors = error.message_dict
+    if "mrn" not in errors and Patient.objects.filter(mrn=patient.mrn).exclude(pk=patient.pk).exists():
+        errors["mrn"] = [DUPLICATE_MRN]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_or_duplicate_mrn(patient: Patient) -> None:
+    """Save; a concurrent save that took the same MRN after full_clean becomes a field error, not a 500."""
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as error:
+        if "patient_mrn_unique_per_clinic" not in str(error):
+            raise
+        raise ValidationError({"mrn": DUPLICATE_MRN}) from error
+
+
 @transaction.atomic
 def patient_create(*, actor: Any, fields: Mapping[str, Any]) -> Patient:
     values = _clean_values(fields)
     if not values.get("mrn"):
         values["mrn"] = _next_mrn()
-    patient = Patient(**values)
-    patient.full_clean()
-    patient.save()
+    # The clinic is set up front so validation sees the row exactly as it will be saved.
+    patient = Patient(clinic=require_clinic(), **values)
+    _validate(patient)
+    _save_or_duplicate_mrn(patient)
     audit(actor=actor, action=AuditEvent.Action.CREATE, obj=patient, patient=patient)
     return patient
 
@@ -76,8 +106,8 @@ def patient_update(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -
         return patient
     for name in changed:
         setattr(patient, name, values[name])
-    patient.full_clean()
-    patient.save()
+    _validate(patient)
+    _save_or_duplicate_mrn(patient)
     # Field names only: the audit trail records what changed, not a second copy of the record.
     audit(actor=actor, action=AuditEvent.Action.UPDATE, obj=patient, patient=patient, detail={"fields": changed})
     return patient

@@ -54,7 +54,8 @@ def _save_form(request: HttpRequest, form: PatientForm, patient: Patient | None)
 
 @require_perm(Perm.PATIENT_CREATE)
 def patient_create_view(request: HttpRequest) -> HttpResponse:
-    form = PatientForm(request.POST or None)
+    # Bound on every POST, even an empty one, so missing fields are reported rather than ignored.
+    form = PatientForm(request.POST if request.method == "POST" else None)
     duplicates = []
     if request.method == "POST":
         if form.is_valid() and not request.POST.get("confirm_duplicate"):
@@ -84,7 +85,8 @@ def patient_edit_view(request: HttpRequest, patient_id) -> HttpResponse:
     patient = patient_get(patient_id=patient_id)
     if request.method != "POST":
         audit(actor=request.user, action=AuditEvent.Action.VIEW, obj=patient, patient=patient)
-    form = PatientForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    data = request.POST if request.method == "POST" else None
+    form = PatientForm(data, instance=Patient.objects.get(pk=patient.pk))
     if request.method == "POST":
         saved = _save_form(request, form, patient)
         if saved is not None:

@@ -1,4 +1,11 @@
+import time
+from datetime import UTC, datetime
+
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.core import context
+from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 
 
@@ -7,3 +14,22 @@ class StepdownAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """Enrolment that starts right after a password sign-in needs no second password prompt.
+
+        The usual path when a clinic requires MFA: sign in, get sent to set up an authenticator app, see
+        the recovery codes. Within allauth's reauthentication window of that sign-in, and only while
+        every authenticator is newer than the sign-in, those steps proceed. Changing or removing an
+        authenticator that existed before this sign-in still asks for a fresh code or password.
+        """
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = getattr(context, "request", None)
+        if not required or app != "allauth.mfa" or request is None or not request.user.is_authenticated:
+            return required
+        records = get_authentication_records(request, request.user)
+        password_at = [record["at"] for record in records if record.get("method") == "password"]
+        if not password_at or time.time() - password_at[-1] >= account_settings.REAUTHENTICATION_TIMEOUT:
+            return required
+        signed_in = datetime.fromtimestamp(password_at[-1], tz=UTC)
+        return Authenticator.objects.filter(user=request.user, created_at__lt=signed_in).exists()

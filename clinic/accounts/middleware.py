@@ -13,6 +13,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 LAST_SEEN_KEY = "stepdown_last_seen"
+TIMEOUT_KEY = "stepdown_idle_timeout"  # seconds; also read by the idle warning (web_views, base.html)
+TIMEOUT_CHECKED_KEY = "stepdown_idle_timeout_checked"
+AFTER_MFA_KEY = "stepdown_after_mfa"  # where to go once the required authenticator is set up
+TIMEOUT_RECHECK_SECONDS = 60  # a clinic's new timeout reaches open sessions within a minute
+BACKGROUND_HEADER = "X-Stepdown-Background"
 
 
 def idle_timeout_seconds(user) -> int:
@@ -29,30 +34,61 @@ def idle_timeout_seconds(user) -> int:
     return 60 * (minutes or settings.DEFAULT_IDLE_TIMEOUT_MINUTES)
 
 
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """htmx swaps a plain redirect's page into a fragment; ask it to navigate instead."""
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 class IdleTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+
+    def _timeout(self, request: HttpRequest, now: float) -> int:
+        cached = request.session.get(TIMEOUT_KEY)
+        checked = request.session.get(TIMEOUT_CHECKED_KEY) or 0
+        if cached is not None and now - checked < TIMEOUT_RECHECK_SECONDS:
+            return int(cached)
+        timeout = idle_timeout_seconds(request.user)
+        if timeout != cached:
+            request.session[TIMEOUT_KEY] = timeout
+        request.session[TIMEOUT_CHECKED_KEY] = now
+        return timeout
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN_KEY)
-            timeout = request.session.get("stepdown_idle_timeout")
-            if timeout is None:
-                timeout = idle_timeout_seconds(request.user)
-                request.session["stepdown_idle_timeout"] = timeout
-            if last_seen is not None and now - last_seen > timeout:
+            if last_seen is not None and now - last_seen > self._timeout(request, now):
                 logout(request)
-                messages.info(request, "You were signed out after a period of inactivity.")
-                return redirect_to_login(request.get_full_path())
+                messages.info(
+                    request, "You were signed out after a period of inactivity. Sign in again to continue."
+                )
+                return _redirect(request, redirect_to_login(request.get_full_path()).url)
             # htmx polling must not keep an unattended screen signed in.
-            if not request.headers.get("X-Stepdown-Background"):
+            if not request.headers.get(BACKGROUND_HEADER):
                 request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
 
 
+def mfa_requirement_unmet(user, clinic) -> bool:
+    """True when `clinic` requires MFA and `user` has no authenticator app. (Also for API session auth.)"""
+    if clinic is None or not clinic.require_mfa or not user.is_authenticated:
+        return False
+    from allauth.mfa.models import Authenticator
+
+    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
 class RequireMfaMiddleware:
-    """A clinic that requires MFA is closed to members without an authenticator until they enrol."""
+    """A clinic that requires MFA is closed to members without an authenticator until they enrol.
+
+    It acts only on clinic pages (`request.clinic` is set), so the enrolment pages under /accounts/,
+    sign-out and password change stay reachable and the redirect cannot loop.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -62,11 +98,12 @@ class RequireMfaMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         clinic = getattr(request, "clinic", None)
-        if clinic is None or not clinic.require_mfa or not request.user.is_authenticated:
+        if not mfa_requirement_unmet(request.user, clinic):
             return None
-        from allauth.mfa.models import Authenticator
-
-        if Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists():
-            return None
-        messages.warning(request, f"{clinic.name} requires two-factor authentication. Set up an authenticator app to continue.")
-        return redirect(reverse("mfa_activate_totp") + f"?next={request.get_full_path()}")
+        if request.method == "GET":
+            request.session[AFTER_MFA_KEY] = request.get_full_path()
+        messages.warning(
+            request,
+            f"{clinic.name} requires two-factor authentication. Set up an authenticator app to continue.",
+        )
+        return _redirect(request, reverse("mfa_activate_totp"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+
+from clinic.tenancy.roles import ROLE_CHOICES
 
 
 class UserManager(BaseUserManager["User"]):
@@ -46,3 +49,49 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email.split("@")[0]
+
+
+def _invitation_expiry():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=7)
+
+
+class Invitation(models.Model):
+    """An emailed offer to join one clinic with some roles.
+
+    A platform table like Membership: the invitee is not in the clinic yet, so the accept page reads it
+    before any clinic scope exists. Only a SHA-256 of the link's secret is stored.
+    """
+
+    clinic = models.ForeignKey("tenancy.Clinic", on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    roles = ArrayField(models.CharField(max_length=32, choices=ROLE_CHOICES), default=list)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.clinic_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        from django.utils import timezone
+
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,7 +1,8 @@
-"""Audit receivers for logins, logouts and failed logins."""
+"""Audit receivers for logins, logouts, failed logins and authenticator (MFA) changes."""
 
 from __future__ import annotations
 
+from allauth.mfa import signals as mfa_signals
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -24,3 +25,23 @@ def _login_failed(sender, credentials, request=None, **kwargs) -> None:
     # The attempted email is kept (who was targeted); the password never is.
     attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
     audit_platform_event(action="login_failed", actor=None, request=request, detail={"email": attempted})
+
+
+def _mfa_event(event: str):
+    def receiver_(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
+        kind = getattr(authenticator, "type", "")
+        audit_platform_event(
+            action="mfa", actor=user, request=request, detail={"event": event, "authenticator": str(kind)}
+        )
+
+    receiver_.__name__ = f"_mfa_{event}"
+    return receiver_
+
+
+# Strong references: these receivers are built at import time and would be garbage-collected otherwise.
+_mfa_added = _mfa_event("authenticator_added")
+_mfa_removed = _mfa_event("authenticator_removed")
+_mfa_reset = _mfa_event("authenticator_reset")
+mfa_signals.authenticator_added.connect(_mfa_added, dispatch_uid="audit-mfa-added")
+mfa_signals.authenticator_removed.connect(_mfa_removed, dispatch_uid="audit-mfa-removed")
+mfa_signals.authenticator_reset.connect(_mfa_reset, dispatch_uid="audit-mfa-reset")

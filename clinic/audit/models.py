@@ -41,7 +41,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    actor_label = models.CharField(max_length=254, blank=True, help_text="Email or API client name at the time")
+    actor_label = models.CharField(
+        max_length=254, blank=True, help_text="Email or API client name at the time"
+    )
     action = models.CharField(max_length=20, choices=Action.choices)
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
@@ -74,3 +76,6 @@ class AuditChainHead(models.Model):
     chain = models.CharField(max_length=32, primary_key=True)
     last_hash = models.CharField(max_length=64)
     last_event_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} → #{self.last_event_id}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import uuid
 from typing import Any
 
-from django.db import models, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -27,27 +31,80 @@ def _actor_fields(actor: Any) -> tuple[int | None, str]:
     return None, ""
 
 
+def _lock_head(key: str) -> AuditChainHead:
+    """Lock the chain's head row; the lock orders this chain's appends until the transaction ends."""
+    head = AuditChainHead.objects.select_for_update().filter(chain=key).first()
+    if head is None:
+        # First event of the chain. ON CONFLICT DO NOTHING: a concurrent first append waits on the
+        # unique key instead of failing, then both lock the one row.
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(chain=key, last_hash=GENESIS)], ignore_conflicts=True
+        )
+        head = AuditChainHead.objects.select_for_update().get(chain=key)
+    return head
+
+
+def _json_safe(value: Any) -> Any:
+    """What jsonb will give back: no NUL characters (Postgres refuses them), no float that jsonb
+    would return as an integer (the hash must survive the round trip)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e16:
+        return int(value)
+    if isinstance(value, dict):
+        return {_json_safe(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _normalised_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
+    # Dates, UUIDs and decimals become strings here, exactly as they will be stored.
+    return _json_safe(json.loads(json.dumps(detail or {}, cls=DjangoJSONEncoder)))
+
+
 @transaction.atomic
 def _append(*, clinic_id: int | None, fields: dict[str, Any]) -> AuditEvent:
-    key = chain_key(clinic_id)
-    AuditChainHead.objects.get_or_create(chain=key, defaults={"last_hash": GENESIS})
-    # The row lock orders this chain's appends; it is held until the surrounding transaction ends.
-    head = AuditChainHead.objects.select_for_update().get(chain=key)
-    fields = {**fields, "clinic_id": clinic_id, "occurred_at": timezone.now()}
+    head = _lock_head(chain_key(clinic_id))
+    fields = {
+        **fields,
+        "detail": _normalised_detail(fields.get("detail")),
+        "clinic_id": clinic_id,
+        "occurred_at": timezone.now(),
+    }
     digest = link_hash(head.last_hash, fields)
     event = AuditEvent(prev_hash=head.last_hash, hash=digest, **fields)
-    event.save(force_insert=True)
+    if clinic_id is None:
+        # INSERT … RETURNING must also pass the SELECT policy, which hides platform rows from the app
+        # role; so take the id from the sequence first and insert without RETURNING.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [AuditEvent._meta.db_table])
+            event.pk = cursor.fetchone()[0]
+        AuditEvent._base_manager._insert(
+            [event], fields=AuditEvent._meta.concrete_fields, returning_fields=None
+        )
+    else:
+        event.save(force_insert=True)
     head.last_hash = digest
     head.last_event_id = event.pk
     head.save(update_fields=["last_hash", "last_event_id"])
     return event
 
 
+def _valid_ip(value: str | None) -> str | None:
+    # A malformed REMOTE_ADDR must not make the audit insert (and with it the request) fail. An IPv6
+    # zone ("%eth0") names an interface of the proxy's host; Postgres' inet has no place for it.
+    try:
+        return str(ipaddress.ip_address(value.split("%", 1)[0])) if value else None
+    except ValueError:
+        return None
+
+
 def _request_fields(request: HttpRequest | None) -> dict[str, Any]:
     meta = current_request_meta()
     ip = client_ip(request) if request is not None else (meta.ip_address if meta else None)
     request_id = getattr(request, "request_id", None) or (meta.request_id if meta else "")
-    return {"ip_address": ip, "request_id": request_id}
+    return {"ip_address": _valid_ip(ip), "request_id": request_id}
 
 
 def audit(
@@ -76,7 +133,7 @@ def audit(
             "action": action,
             "object_type": object_type,
             "object_id": object_id,
-            "patient_id": str(patient_id) if patient_id else None,
+            "patient_id": str(uuid.UUID(str(patient_id))) if patient_id else None,
             "detail": detail or {},
             **_request_fields(request),
         },

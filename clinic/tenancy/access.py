@@ -30,3 +30,18 @@ def require_perm(perm: Perm) -> Callable:
         return wrapped
 
     return decorator
+
+
+def require_member(view: Callable) -> Callable:
+    """Decorate a `/c/<clinic_slug>/` view that every member may open whatever their role (the clinic's
+    "Today" page). Non-members got 404 in the middleware. `required_perm = None` tells the role matrix."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        kwargs.pop("clinic_slug", None)
+        if getattr(request, "membership", None) is None:
+            raise Http404("No such clinic")
+        return view(request, *args, **kwargs)
+
+    wrapped.required_perm = None
+    return wrapped

@@ -56,6 +56,9 @@ def tenant_context(clinic: Clinic) -> Iterator[Clinic]:
             _set_db_clinic(clinic.pk)
             yield clinic
             # On error the rollback restores the setting; on success put back what the outer block had.
-            _set_db_clinic(outer.pk if outer else None)
+            # A block marked for rollback without raising (DRF does this for every 4xx under
+            # ATOMIC_REQUESTS) accepts no more queries, and its rollback restores the setting too.
+            if not transaction.get_rollback():
+                _set_db_clinic(outer.pk if outer else None)
     finally:
         _current.reset(token)

@@ -1,0 +1,104 @@
+"""Two clinics, their objects and their people, built on demand for the route-walking tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+from django.test import Client
+
+from clinic.tenancy.context import tenant_context
+from clinic.tenancy.models import Clinic, Membership
+from tests.tenancy.registry import PLAIN_KWARGS, ObjectFactory, factory_for_kwarg, factory_for_model
+from tests.tenancy.routes import Route
+
+_people = itertools.count(1)
+
+
+class World:
+    def __init__(self, clinic_a: Clinic, clinic_b: Clinic) -> None:
+        self.a = clinic_a
+        self.b = clinic_b
+        self._objects: dict[tuple[int, type[Model]], Model] = {}
+
+    # --- objects -------------------------------------------------------------------------------------
+    def factory(self, route: Route, kwarg: str) -> ObjectFactory:
+        if kwarg == "pk" and route.viewset is not None:
+            return factory_for_model(route.viewset.model)
+        return factory_for_kwarg(kwarg)
+
+    def object_kwargs(self, route: Route) -> list[str]:
+        return [name for name in route.kwargs if name not in PLAIN_KWARGS]
+
+    def obj(self, clinic: Clinic, factory: ObjectFactory) -> Model:
+        key = (clinic.pk, factory.model)
+        if key not in self._objects:
+            self._objects[key] = factory.create(clinic)
+        return self._objects[key]
+
+    def prepare(self, route: Route) -> None:
+        """Create the route's objects in both clinics now, before anyone snapshots a clinic."""
+        names = self.object_kwargs(route) or (["pk"] if route.viewset is not None else [])
+        for clinic in (self.a, self.b):
+            for name in names:
+                self.obj(clinic, self.factory(route, name))
+
+    def url(self, route: Route, *, slug_of: Clinic, objects_of: Clinic) -> str:
+        values: dict[str, Any] = {}
+        for name in route.kwargs:
+            if name == "clinic_slug":
+                values[name] = slug_of.slug
+            elif name in PLAIN_KWARGS:
+                values[name] = PLAIN_KWARGS[name]
+            else:
+                values[name] = self.obj(objects_of, self.factory(route, name)).pk
+        return route.url(**values)
+
+    def valid_data(self, route: Route) -> dict[str, Any]:
+        """A valid body for the route's innermost object (or for the viewset's model on list routes)."""
+        names = self.object_kwargs(route)
+        if names:
+            return self.factory(route, names[-1]).valid_data()
+        if route.viewset is not None:
+            return factory_for_model(route.viewset.model).valid_data()
+        return {}
+
+    # --- people ----------------------------------------------------------------------------------------
+    def member(self, clinic: Clinic, roles: Iterable[str]) -> Any:
+        from clinic.accounts.models import User
+
+        n = next(_people)
+        user = User.objects.create_user(
+            email=f"walker{n}@{clinic.slug}.example.org", password=None, full_name=f"Walker {n}"
+        )
+        Membership.objects.create(user=user, clinic=clinic, roles=sorted(roles))
+        return user
+
+    def session(self, clinic: Clinic, roles: Iterable[str]) -> Client:
+        client = Client(raise_request_exception=True)
+        client.force_login(self.member(clinic, roles))
+        return client
+
+    def token_client(self, clinic: Clinic, roles: Iterable[str]) -> Client:
+        from api.services import api_client_create
+
+        with tenant_context(clinic):
+            _, token = api_client_create(actor=None, name=f"Walker {next(_people)}", roles=list(roles))
+        return Client(raise_request_exception=True, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def send(client: Client, method: str, url: str, data: dict | None = None, *, json_body: bool, **headers):
+    """One request; JSON for the API, form-encoded for the browser views."""
+    call = getattr(client, method)
+    if method in ("get", "head", "delete"):
+        return call(url, headers=headers)
+    if json_body:
+        return call(
+            url, data=json.dumps(data or {}, default=str), content_type="application/json", headers=headers
+        )
+    if method == "post":
+        return call(url, data=data or {}, headers=headers)
+    return call(url, data="", headers=headers)
