@@ -15,7 +15,6 @@ RUN apt-get update \
 RUN useradd --create-home --uid 10001 stepdown
 WORKDIR /app
 
-COPY pyproject.toml ./
 COPY . .
 RUN pip install -e .
 

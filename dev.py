@@ -568,6 +568,8 @@ def main(argv: list[str]) -> int:
         return 2
     command, args = argv[0], argv[1:]
     os.chdir(ROOT)
+    # WhiteNoise warns on every request while STATIC_ROOT is missing; an empty one silences that.
+    (ROOT / "staticfiles").mkdir(exist_ok=True)
     if PLAN_ENV in os.environ and Path(sys.prefix).resolve() == VENV.resolve():
         return in_venv(command, args)
     bootstrap(command, args)  # re-executes this file inside the venv; does not return
