@@ -41,6 +41,15 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff.manage"
     CLINIC_SETTINGS = "clinic.settings"
     API_CLIENT_MANAGE = "api_client.manage"
+    INQUIRY_VIEW = "inquiry.view"
+    INQUIRY_MANAGE = "inquiry.manage"
+    CLINICAL_VIEW = "clinical.view"
+    ASSESSMENT_SIGN = "assessment.sign"
+    INSURANCE_VIEW = "insurance.view"
+    INSURANCE_MANAGE = "insurance.manage"
+    CONSENT_VIEW = "consent.view"
+    CONSENT_MANAGE = "consent.manage"
+    DISCLOSURE_VIEW = "disclosure.view"
 
 
 _CARE_TEAM = frozenset({Role.CLINICIAN, Role.NURSE, Role.PSYCHIATRIST})
@@ -53,6 +62,16 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.STAFF_MANAGE: frozenset({Role.CLINIC_ADMIN}),
     Perm.CLINIC_SETTINGS: frozenset({Role.CLINIC_ADMIN}),
     Perm.API_CLIENT_MANAGE: frozenset({Role.CLINIC_ADMIN}),
+    # Admissions work the pipeline and insurance; clinical assessments and notes are the care team's.
+    Perm.INQUIRY_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.INQUIRY_MANAGE: frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN}),
+    Perm.CLINICAL_VIEW: _CARE_TEAM,
+    Perm.ASSESSMENT_SIGN: _CARE_TEAM,
+    Perm.INSURANCE_VIEW: frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN, Role.PSYCHIATRIST, Role.CLINICIAN}),
+    Perm.INSURANCE_MANAGE: frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN}),
+    Perm.CONSENT_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.CONSENT_MANAGE: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.DISCLOSURE_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
 }
 
 assert set(PERMISSIONS) == set(Perm), "every permission needs a row in the table"
