@@ -46,6 +46,11 @@ INSTALLED_APPS = [
     "clinic.audit",
     "clinic.jobs",
     "patients",
+    # Sub-apps of patients/ (own migrations, so each capability evolves on its own):
+    "patients.admissions",
+    "patients.intake",
+    "patients.insurance",
+    "patients.consent",
     "api",
 ]
 

@@ -6,6 +6,10 @@ from clinic import web_views
 clinic_patterns = [
     path("", web_views.dashboard, name="clinic-dashboard"),
     path("patients/", include("patients.urls")),
+    path("admissions/", include("patients.admissions.urls")),
+    path("intake/", include("patients.intake.urls")),
+    path("insurance/", include("patients.insurance.urls")),
+    path("consent/", include("patients.consent.urls")),
     path("audit/", include("clinic.audit.urls")),
     path("admin/", include("clinic.accounts.urls")),
 ]

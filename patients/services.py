@@ -11,7 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
-from patients.models import Patient
+from patients.levels_of_care import BY_CODE as LEVELS_BY_CODE
+from patients.models import CareEpisode, Patient
 
 EDITABLE_FIELDS = (
     "mrn",
@@ -109,5 +110,69 @@ def patient_update(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -
     _validate(patient)
     _save_or_duplicate_mrn(patient)
     # Field names only: the audit trail records what changed, not a second copy of the record.
-    audit(actor=actor, action=AuditEvent.Action.UPDATE, obj=patient, patient=patient, detail={"fields": changed})
+    audit(
+        actor=actor, action=AuditEvent.Action.UPDATE, obj=patient, patient=patient, detail={"fields": changed}
+    )
     return patient
+
+
+@transaction.atomic
+def care_episode_start(
+    *, actor: Any, patient: Patient, level: str, started_on, reason: str = ""
+) -> CareEpisode:
+    """Admit to, or step to, a level of care: closes the open episode (if any) on the same day."""
+    if level not in LEVELS_BY_CODE:
+        raise ValidationError({"level": f"Unknown level of care {level!r}."})
+    reason = reason.strip()[:500]
+    current = CareEpisode.objects.select_for_update().filter(patient=patient, ended_on__isnull=True).first()
+    if current is not None:
+        if started_on < current.started_on:
+            raise ValidationError(
+                {
+                    "started_on": f"The current episode started on {current.started_on:%b %-d, %Y}; "
+                    "a new level cannot start before it."
+                }
+            )
+        if current.level == level:
+            raise ValidationError({"level": "The patient is already at this level of care."})
+        current.ended_on = started_on
+        current.end_reason = reason
+        current.save(update_fields=["ended_on", "end_reason", "updated_at"])
+        audit(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            obj=current,
+            patient=patient,
+            detail={"fields": ["ended_on", "end_reason"]},
+        )
+    episode = CareEpisode(patient=patient, level=level, started_on=started_on, start_reason=reason)
+    episode.full_clean()
+    episode.save()
+    if patient.status != Patient.Status.ACTIVE:
+        patient.status = Patient.Status.ACTIVE
+        patient.save(update_fields=["status", "updated_at"])
+    audit(actor=actor, action=AuditEvent.Action.CREATE, obj=episode, patient=patient, detail={"level": level})
+    return episode
+
+
+@transaction.atomic
+def care_episode_end(*, actor: Any, patient: Patient, ended_on, reason: str) -> CareEpisode | None:
+    """Discharge: close the open episode without opening another."""
+    current = CareEpisode.objects.select_for_update().filter(patient=patient, ended_on__isnull=True).first()
+    if current is None:
+        return None
+    if ended_on < current.started_on:
+        raise ValidationError({"ended_on": "The episode cannot end before it started."})
+    current.ended_on = ended_on
+    current.end_reason = reason.strip()[:500]
+    current.save(update_fields=["ended_on", "end_reason", "updated_at"])
+    patient.status = Patient.Status.DISCHARGED
+    patient.save(update_fields=["status", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=current,
+        patient=patient,
+        detail={"fields": ["ended_on", "end_reason"], "discharged": True},
+    )
+    return current
