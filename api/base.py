@@ -75,17 +75,130 @@ class ClinicViewSet(viewsets.GenericViewSet):
         if getattr(self, "swagger_fake_view", False):
             # drf-spectacular introspects the model outside any clinic: an empty queryset, no query.
             return self.model._base_manager.none()
-        return self.refine_queryset(self.model.objects.all())
+        queryset = self.refine_queryset(self.model.objects.all())
+        if self.action == "list":
+            queryset = self.disclosure_filter(queryset)
+        return queryset
 
     def get_object(self) -> Model:
         obj = super().get_object()
+        if self.request.method in ("GET", "HEAD"):
+            self.disclosure_guard(obj)
         if self.request.method == "GET":
             audit(actor=self.request.user, action=AuditEvent.Action.VIEW, obj=obj, patient=self.patient_of(obj))
         return obj
 
+    def get_serializer(self, *args, **kwargs):
+        if kwargs.get("many") and args and self.request is not None and self.request.method == "GET":
+            rows = list(args[0])
+            self.disclosure_record([self.patient_of(row) for row in rows])
+            args = (rows, *args[1:])
+        return super().get_serializer(*args, **kwargs)
+
     def patient_of(self, obj: Model):
         """The patient an object belongs to, for the audit trail."""
         return getattr(obj, "patient_id", None)
+
+    # --- 42 CFR Part 2: patient-data reads by an outside system are disclosures ---------------------------
+    # What a read of this endpoint discloses, as consent information categories. The default is the most
+    # demanding (the whole record); an endpoint that shows less narrows it.
+    disclosure_categories: ClassVar[tuple[str, ...]] = ("all_records",)
+
+    def _outside_client(self):
+        """The API client when it is an outside system (a disclosure recipient), else None (staff sessions
+        and the program's own systems: internal communications, §2.12(c)(3))."""
+        client = getattr(self.request.user, "client", None)
+        return client if client is not None and client.is_outside_system else None
+
+    # How rows of this endpoint name their patient, as a queryset lookup; "auto" finds it (the Patient itself,
+    # a `patient` field, or one foreign key away, e.g. coverage__patient_id); None = not patient data.
+    patient_lookup: ClassVar[str | None] = "auto"
+
+    def _patient_lookup(self) -> str | None:
+        from patients.models import Patient
+
+        if self.patient_lookup != "auto":
+            return self.patient_lookup
+        if self.model is Patient:
+            return "pk"
+        fields = self.model._meta.concrete_fields
+        if any(f.name == "patient" for f in fields):
+            return "patient_id"
+        for f in fields:
+            if f.is_relation and f.related_model is not None and f.name != "clinic":
+                if any(g.name == "patient" for g in f.related_model._meta.concrete_fields):
+                    return f"{f.name}__patient_id"
+        return None
+
+    def _gate_inputs(self, client):
+        from patients.consent.models import Recipient
+
+        if client.recipient_id is None or not client.disclosure_purpose:
+            return None
+        return Recipient.objects.filter(pk=client.recipient_id).first(), client.disclosure_purpose
+
+    def disclosure_filter(self, queryset: QuerySet) -> QuerySet:
+        """List reads by an outside system show only patients whose consent allows it (set-based)."""
+        client, lookup = self._outside_client(), self._patient_lookup()
+        if client is None or lookup is None:
+            return queryset
+        from patients.consent.models import Consent
+        from patients.consent.services import may_disclose_many
+
+        inputs = self._gate_inputs(client)
+        if inputs is None or inputs[0] is None:
+            return queryset.none()
+        recipient, purpose = inputs
+        candidates = Consent.objects.filter(signed_on__isnull=False, revoked_on__isnull=True).values_list(
+            "patient_id", flat=True
+        )
+        decisions = may_disclose_many(
+            patient_ids=set(candidates), recipient=recipient, purpose=purpose, information=self.disclosure_categories
+        )
+        allowed = [pid for pid, decision in decisions.items() if decision.allowed]
+        return queryset.filter(**{f"{lookup}__in": allowed})
+
+    def disclosure_guard(self, obj: Model) -> None:
+        """A single read by an outside system: 403 with the gate's reasons unless consent allows it;
+        when allowed (GET), the disclosure is recorded before the data is serialised."""
+        client = self._outside_client()
+        if client is None or self._patient_lookup() is None:
+            return
+        from patients.consent.services import may_disclose_many
+
+        inputs = self._gate_inputs(client)
+        if inputs is None or inputs[0] is None:
+            raise exceptions.PermissionDenied(
+                "Disclosure refused: this outside API client has no recipient and purpose set up."
+            )
+        recipient, purpose = inputs
+        patient_id = self.patient_of(obj)
+        decision = may_disclose_many(
+            patient_ids=[patient_id], recipient=recipient, purpose=purpose, information=self.disclosure_categories
+        )[patient_id]
+        if not decision.allowed:
+            raise exceptions.PermissionDenied("Disclosure refused: " + "; ".join(decision.reasons))
+        if self.request.method == "GET":
+            self.disclosure_record([patient_id])
+
+    def disclosure_record(self, patient_ids: list) -> None:
+        """One accounting row per patient per request (channel api); the gate is asked again inside."""
+        client = self._outside_client()
+        patient_ids = [pid for pid in dict.fromkeys(patient_ids) if pid is not None]
+        if client is None or not patient_ids or self._patient_lookup() is None:
+            return
+        from patients.consent.services import disclose_many
+
+        recipient, purpose = self._gate_inputs(client)
+        disclose_many(
+            actor=self.request.user,
+            patient_ids=patient_ids,
+            recipient=recipient,
+            purpose=purpose,
+            information=self.disclosure_categories,
+            channel="api",
+            description=f"API {self.action} of {self.model._meta.verbose_name_plural} by {client.name}"[:500],
+        )
 
     def audit_list(self, count: int) -> None:
         audit(

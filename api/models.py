@@ -13,6 +13,7 @@ from django.db import models
 
 from clinic.tenancy.models import Clinic
 from clinic.tenancy.roles import ROLE_CHOICES, Perm, role_allows
+from patients.consent.rules import PURPOSES
 
 
 class ApiClient(models.Model):
@@ -25,6 +26,20 @@ class ApiClient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # 42 CFR Part 2: is a read by this client a disclosure? The clinic's own systems (its EHR, its devices)
+    # are internal communications within the program (§2.12(c)(3)); an outside system is a recipient, and
+    # its patient-data reads pass the consent gate and are accounted (api.base.ClinicViewSet).
+    is_outside_system = models.BooleanField(
+        "outside system",
+        default=False,
+        help_text="Reads by this system leave the program: they need the patient's consent and are accounted.",
+    )
+    recipient = models.ForeignKey(
+        "consent.Recipient", null=True, blank=True, on_delete=models.PROTECT, related_name="api_clients"
+    )
+    disclosure_purpose = models.CharField(
+        max_length=20, blank=True, choices=list(PURPOSES.items()), help_text="Why this outside system reads."
+    )
 
     class Meta:
         ordering = ["clinic", "name"]

@@ -2,11 +2,25 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.patients import PatientViewSet
+from api.admissions import InquiryViewSet
+from api.consent import ConsentViewSet, DisclosureViewSet, RecipientViewSet
+from api.insurance import AuthorizationViewSet, CoverageViewSet, EligibilityCheckViewSet, VerificationViewSet
+from api.intake import IntakeAssessmentViewSet
+from api.patients import DiagnosisViewSet, PatientViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("patients", PatientViewSet, basename="patient")
+router.register("diagnoses", DiagnosisViewSet, basename="diagnosis")
+router.register("inquiries", InquiryViewSet, basename="inquiry")
+router.register("intake-assessments", IntakeAssessmentViewSet, basename="intake-assessment")
+router.register("coverages", CoverageViewSet, basename="coverage")
+router.register("verifications", VerificationViewSet, basename="verification")
+router.register("authorizations", AuthorizationViewSet, basename="authorization")
+router.register("eligibility-checks", EligibilityCheckViewSet, basename="eligibility-check")
+router.register("consents", ConsentViewSet, basename="consent")
+router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("disclosures", DisclosureViewSet, basename="disclosure")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),

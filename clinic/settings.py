@@ -213,6 +213,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema enum for the pipeline stages, whatever the field is called (stage, to_stage, from_stage).
+    "ENUM_NAME_OVERRIDES": {
+        "InquiryStageEnum": "patients.admissions.stages.CHOICES",
+        "AsamRiskRatingEnum": "patients.intake.models.RATING_CHOICES",
+        "LevelOfCareEnum": "patients.levels_of_care.CHOICES",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------------------
@@ -234,7 +240,18 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "stepdown")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "clinic.jobs.tasks.heartbeat", "schedule": 60.0},
     "census": {"task": "clinic.jobs.tasks.refresh_all_census", "schedule": 15 * 60.0},
+    "eligibility-responses": {
+        "task": "patients.insurance.tasks.poll_all_eligibility_responses",
+        "schedule": 2 * 60.0,
+    },
 }
+
+# --- Electronic eligibility (X12 270/271) ------------------------------------------------------------------
+# The transport class; the default drops 270s into an outbox folder and reads 271s from an inbox folder
+# (a clearinghouse's SFTP sync, or staff, move the files).
+ELIGIBILITY_TRANSPORT = env_str("ELIGIBILITY_TRANSPORT", "patients.eligibility.transport.FileDropTransport")
+ELIGIBILITY_OUTBOX = Path(env_str("ELIGIBILITY_OUTBOX", str(BASE_DIR / ".data" / "eligibility" / "outbox")))
+ELIGIBILITY_INBOX = Path(env_str("ELIGIBILITY_INBOX", str(BASE_DIR / ".data" / "eligibility" / "inbox")))
 
 # --- Security ----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from patients.models import Patient
+from patients.models import CareEpisode, Patient
 
 
 def patient_list(*, search: str = "", status: str = "") -> QuerySet[Patient]:
@@ -37,5 +37,33 @@ def patient_census() -> dict[str, int]:
 def patients_named_like(*, first_name: str, last_name: str, date_of_birth) -> QuerySet[Patient]:
     """Possible duplicates: same date of birth and the same names, ignoring case."""
     return Patient.objects.filter(
-        date_of_birth=date_of_birth, last_name__iexact=last_name.strip(), first_name__iexact=first_name.strip()
+        date_of_birth=date_of_birth,
+        last_name__iexact=last_name.strip(),
+        first_name__iexact=first_name.strip(),
     )
+
+
+def patient_record(*, patient_id, clinical: bool) -> Patient:
+    """A patient with every section of the record loaded in a fixed number of queries (one per
+    section, whatever the number of rows). Clinical sections only for roles that may read them."""
+    sections = [
+        "contacts",
+        "external_identifiers",
+        "allergies",
+        Prefetch("care_episodes", queryset=CareEpisode.objects.order_by("-started_on", "-created_at")),
+    ]
+    if clinical:
+        sections += ["diagnoses", "substance_uses", "reported_medications"]
+    return get_object_or_404(Patient.objects.prefetch_related(*sections), pk=patient_id)
+
+
+def current_episode(patient: Patient) -> CareEpisode | None:
+    """The open episode, read from the prefetched history when there is one."""
+    cache = getattr(patient, "_prefetched_objects_cache", {})
+    episodes = cache["care_episodes"] if "care_episodes" in cache else patient.care_episodes.all()
+    return next((episode for episode in episodes if episode.ended_on is None), None)
+
+
+def entry_get(*, model, entry_id):
+    """One contact / identifier / allergy / diagnosis / substance-use row / medication of this clinic."""
+    return get_object_or_404(model.objects.select_related("patient"), pk=entry_id)

@@ -7,12 +7,24 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
+from patients.codes import is_benzodiazepine, normalise_code
+from patients.codes import lookup as lookup_diagnosis
 from patients.levels_of_care import BY_CODE as LEVELS_BY_CODE
-from patients.models import CareEpisode, Patient
+from patients.models import (
+    Allergy,
+    CareEpisode,
+    Diagnosis,
+    ExternalIdentifier,
+    Patient,
+    PatientContact,
+    ReportedMedication,
+    SubstanceUse,
+)
 
 EDITABLE_FIELDS = (
     "mrn",
@@ -25,6 +37,13 @@ EDITABLE_FIELDS = (
     "phone",
     "email",
     "status",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "zip_code",
+    "preferred_language",
+    "marital_status",
 )
 MRN_PREFIX = "SD-"
 
@@ -48,13 +67,26 @@ def _clean_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
     values = dict(fields)
-    for name in ("first_name", "last_name", "preferred_name", "pronouns", "phone"):
+    for name in (
+        "first_name",
+        "last_name",
+        "preferred_name",
+        "pronouns",
+        "phone",
+        "address_line1",
+        "address_line2",
+        "city",
+        "zip_code",
+        "preferred_language",
+    ):
         if isinstance(values.get(name), str):
             values[name] = values[name].strip()
     if isinstance(values.get("mrn"), str):
         values["mrn"] = values["mrn"].strip().upper()
     if isinstance(values.get("email"), str):
         values["email"] = values["email"].strip().lower()
+    if isinstance(values.get("state"), str):
+        values["state"] = values["state"].strip().upper()
     return values
 
 
@@ -176,3 +208,219 @@ def care_episode_end(*, actor: Any, patient: Patient, ended_on, reason: str) -> 
         detail={"fields": ["ended_on", "end_reason"], "discharged": True},
     )
     return current
+
+
+# --- the rest of the record: contacts, identifiers, allergies, diagnoses, substance use, medications ----
+RecordEntry = PatientContact | ExternalIdentifier | Allergy | Diagnosis | SubstanceUse | ReportedMedication
+
+ENTRY_FIELDS: dict[type[RecordEntry], tuple[str, ...]] = {
+    PatientContact: (
+        "name",
+        "relationship",
+        "phone",
+        "email",
+        "is_emergency_contact",
+        "may_receive_information",
+        "notes",
+        "is_active",
+    ),
+    ExternalIdentifier: ("system", "value", "label", "is_active"),
+    Allergy: ("substance", "reaction", "severity", "status", "noted_on"),
+    Diagnosis: ("code", "is_primary", "onset_on", "status", "resolved_on", "notes"),
+    SubstanceUse: (
+        "category",
+        "benzodiazepine",
+        "drug_name",
+        "daily_amount",
+        "unit",
+        "route",
+        "frequency",
+        "duration_months",
+        "age_at_first_use",
+        "last_used_on",
+        "prescribed",
+        "notes",
+    ),
+    ReportedMedication: (
+        "name",
+        "strength",
+        "dose_frequency",
+        "prescriber_name",
+        "indication",
+        "reported_on",
+        "status",
+    ),
+}
+
+
+def _closing_values(model: type[RecordEntry]) -> dict[str, Any]:
+    """What "mark inactive / resolve / stop" sets; substance-use history has no closed state."""
+    return {
+        PatientContact: {"is_active": False},
+        ExternalIdentifier: {"is_active": False},
+        Allergy: {"status": Allergy.Status.INACTIVE},
+        Diagnosis: {"status": Diagnosis.Status.RESOLVED, "resolved_on": timezone.localdate()},
+        ReportedMedication: {"status": ReportedMedication.Status.STOPPED},
+    }.get(model, {})
+
+
+def entry_can_close(entry: RecordEntry) -> bool:
+    return bool(_closing_values(type(entry))) and not entry.is_closed
+
+
+def _entry_values(model: type[RecordEntry], fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(ENTRY_FIELDS[model])
+    if unknown:
+        raise TypeError(f"Not editable on {model.__name__}: {', '.join(sorted(unknown))}")
+    return {name: value.strip() if isinstance(value, str) else value for name, value in fields.items()}
+
+
+def _derive(entry: RecordEntry) -> None:
+    """Values the record computes rather than accepts: the coded description, the benzodiazepine flag."""
+    if isinstance(entry, Diagnosis):
+        entry.code = normalise_code(entry.code or "")
+        found = lookup_diagnosis(entry.code)
+        entry.description = found.description if found else ""
+    elif isinstance(entry, ReportedMedication):
+        entry.is_benzodiazepine = is_benzodiazepine(entry.name or "")
+
+
+def _duplicate_identifier_error(entry: ExternalIdentifier) -> str | None:
+    other = (
+        ExternalIdentifier.objects.select_related("patient")
+        .filter(system=entry.system, value=entry.value)
+        .exclude(pk=entry.pk)
+        .first()
+    )
+    if other is None:
+        return None
+    if other.patient_id == entry.patient_id:
+        return "This patient already has this identifier in this system."
+    return (
+        f"Identifier {entry.value} in {entry.system} already belongs to {other.patient.display_name} "
+        f"({other.patient.mrn}). One identifier can name only one patient."
+    )
+
+
+def _validate_entry(entry: RecordEntry) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        entry.full_clean(exclude=["patient", "clinic"], validate_constraints=False)
+    except ValidationError as error:
+        errors = error.message_dict
+    if isinstance(entry, ExternalIdentifier) and not errors.keys() & {"system", "value"}:
+        problem = _duplicate_identifier_error(entry)
+        if problem:
+            errors["value"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_entry(entry: RecordEntry) -> None:
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as error:
+        # A concurrent write that won the race after validation: still a field error, never a 500.
+        if "identifier_unique_per_clinic" in str(error):
+            raise ValidationError({"value": "This identifier was just recorded for a patient."}) from error
+        if "diagnosis_one_active_primary" in str(error):
+            raise ValidationError({"is_primary": "Another primary diagnosis was just recorded."}) from error
+        raise
+
+
+def _demote_other_primary(*, actor: Any, entry: RecordEntry) -> None:
+    """One active primary diagnosis per patient: marking a new one primary demotes the old one."""
+    if not (isinstance(entry, Diagnosis) and entry.is_primary and entry.status == Diagnosis.Status.ACTIVE):
+        return
+    others = Diagnosis.objects.select_for_update().filter(
+        patient_id=entry.patient_id, is_primary=True, status=Diagnosis.Status.ACTIVE
+    )
+    for other in others.exclude(pk=entry.pk):
+        other.is_primary = False
+        other.save(update_fields=["is_primary", "updated_at"])
+        audit(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            obj=other,
+            patient=entry.patient_id,
+            detail={"fields": ["is_primary"]},
+        )
+
+
+@transaction.atomic
+def record_entry_add(*, actor: Any, patient: Patient, model: type[RecordEntry], fields: Mapping[str, Any]):
+    """Add a contact, identifier, allergy, diagnosis, substance-use row or medication to a patient."""
+    entry = model(clinic=require_clinic(), patient=patient, **_entry_values(model, fields))
+    _derive(entry)
+    _validate_entry(entry)
+    _demote_other_primary(actor=actor, entry=entry)
+    _save_entry(entry)
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        obj=entry,
+        patient=patient,
+        detail={"fields": sorted(name for name, value in fields.items() if value not in ("", None))},
+    )
+    return entry
+
+
+@transaction.atomic
+def record_entry_update(*, actor: Any, entry: RecordEntry, fields: Mapping[str, Any]):
+    """Change a record entry; audited with the names of the changed fields, never their values."""
+    model = type(entry)
+    values = _entry_values(model, fields)
+    current = model.objects.select_for_update().select_related("patient").get(pk=entry.pk)
+    changed = sorted(name for name, value in values.items() if getattr(current, name) != value)
+    if not changed:
+        return current
+    for name in changed:
+        setattr(current, name, values[name])
+    _derive(current)
+    _validate_entry(current)
+    _demote_other_primary(actor=actor, entry=current)
+    _save_entry(current)
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=current,
+        patient=current.patient_id,
+        detail={"fields": changed},
+    )
+    return current
+
+
+@transaction.atomic
+def record_entry_close(*, actor: Any, entry: RecordEntry):
+    """Mark a contact or identifier inactive, an allergy inactive, a diagnosis resolved (today), a
+    medication stopped. The row stays in the record; history is never deleted."""
+    closing = _closing_values(type(entry))
+    if not closing:
+        raise ValidationError(f"A {entry._meta.verbose_name} has no inactive state; edit it instead.")
+    return record_entry_update(actor=actor, entry=entry, fields=closing)
+
+
+# Named entry points, one per kind of entry, for callers that know what they are writing.
+def contact_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> PatientContact:
+    return record_entry_add(actor=actor, patient=patient, model=PatientContact, fields=fields)
+
+
+def identifier_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> ExternalIdentifier:
+    return record_entry_add(actor=actor, patient=patient, model=ExternalIdentifier, fields=fields)
+
+
+def allergy_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> Allergy:
+    return record_entry_add(actor=actor, patient=patient, model=Allergy, fields=fields)
+
+
+def diagnosis_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> Diagnosis:
+    return record_entry_add(actor=actor, patient=patient, model=Diagnosis, fields=fields)
+
+
+def substance_use_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> SubstanceUse:
+    return record_entry_add(actor=actor, patient=patient, model=SubstanceUse, fields=fields)
+
+
+def medication_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> ReportedMedication:
+    return record_entry_add(actor=actor, patient=patient, model=ReportedMedication, fields=fields)

@@ -29,6 +29,7 @@ DEFAULT_SERVICE_TYPES: tuple[str, ...] = ("30",)
 IOP_INQUIRY_SERVICE_TYPES: tuple[str, ...] = ("AI", "AK", "CJ", "BB")
 
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9-]{2,80}$")
+MEMBER_ID_PATTERN = _MEMBER_ID.pattern  # public: the app's forms and models validate member ids with it
 _CONTROL_ID = re.compile(r"^[A-Za-z0-9]{1,15}$")
 _TRACE = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 
@@ -39,6 +40,11 @@ class InquiryError(ValueError):
     def __init__(self, field_name: str, message: str):
         self.field = field_name
         super().__init__(f"{field_name}: {message}")
+
+
+def member_id_is_valid(member_id: str) -> bool:
+    """The member id rule of this package (2-80 letters, digits or dashes), for callers outside it."""
+    return isinstance(member_id, str) and bool(_MEMBER_ID.match(member_id))
 
 
 def npi_is_valid(npi: str) -> bool:

@@ -8,6 +8,7 @@ decorated function) and the new route is covered, with no change to the tests th
 from __future__ import annotations
 
 import datetime
+import inspect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.rls import tenant_models
 from clinic.tenancy.roles import Role
+from patients.admissions.models import Inquiry
 from patients.models import Patient
 
 # Kwargs that are not objects: the value to put in the URL (None = the walker decides, e.g. the clinic).
@@ -36,7 +38,16 @@ class ObjectFactory:
     create: Callable[[Clinic], Model]
     # A body that would be a valid write of this kind of object, so a write attempt on another clinic's
     # object is a real attempt (an empty POST could fail validation before any tenancy bug showed).
-    valid_data: Callable[[], dict[str, Any]]
+    valid_data: Callable[..., dict[str, Any]]
+
+    def data_for(self, clinic: Clinic) -> dict[str, Any]:
+        """The body for a write in `clinic`. A valid_data taking one argument is given the clinic, so the body
+        can name that clinic's objects (e.g. the patient a consent is for); it must only read, never write."""
+        try:
+            takes_clinic = len(inspect.signature(self.valid_data).parameters) == 1
+        except (TypeError, ValueError):  # a builtin such as `dict` has no signature: it takes no clinic
+            takes_clinic = False
+        return self.valid_data(clinic) if takes_clinic else self.valid_data()
 
 
 _BY_MODEL: dict[type[Model], ObjectFactory] = {}
@@ -134,6 +145,197 @@ def make_invitation_in(clinic: Clinic) -> Invitation:
         )
 
 
+def _intake_assessment_model():
+    from patients.intake.models import IntakeAssessment
+
+    return IntakeAssessment
+
+
+def _intake_form_data() -> dict[str, Any]:
+    from tests.intake.factories import assessment_form_data
+
+    return assessment_form_data()
+
+
+@register(_intake_assessment_model(), kwargs=("assessment_id",), valid_data=_intake_form_data)
+def make_intake_assessment_in(clinic: Clinic):
+    """A signed assessment (edit/sign answer 409 "locked", amend answers its form)."""
+    from tests.intake.factories import make_assessment
+
+    return make_assessment(clinic, sign=True)
+
+
+def inquiry_data() -> dict[str, Any]:
+    """Valid for the inquiry create form/API; `to_stage` makes it a valid body for the advance action too."""
+    n = next(_serial)
+    return {
+        "referral_source": "self",
+        "contact_name": f"Walker{n} Caller",
+        "contact_relationship": "self",
+        "first_name": f"Walker{n}",
+        "last_name": "Inquiry",
+        "date_of_birth": datetime.date(1981, 2, 1 + n % 28),
+        "reason": "Wants help tapering.",
+        "benzodiazepines": [{"drug": "clonazepam", "daily_dose_mg": "1.50"}],
+        "to_stage": "pre_screened",
+    }
+
+
+@register(Inquiry, kwargs=("inquiry_id",), valid_data=inquiry_data)
+def make_inquiry_in(clinic: Clinic) -> Inquiry:
+    from patients.admissions.services import inquiry_create
+
+    data = inquiry_data()
+    benzodiazepines = data.pop("benzodiazepines")
+    data.pop("to_stage")
+    with tenant_context(clinic):
+        return inquiry_create(actor=None, fields=data, benzodiazepines=benzodiazepines)
+
+
+# --- insurance (coverages, verifications, eligibility checks, authorizations) ---------------------------------
+def _insurance_models():
+    from patients.insurance import models
+
+    return models
+
+
+def _first_in(clinic: Clinic, model: type[Model]) -> Model:
+    with tenant_context(clinic):
+        return model.objects.order_by("created_at").first()
+
+
+def coverage_data(clinic: Clinic) -> dict[str, Any]:
+    """A secondary coverage for the patient of the clinic's first coverage (the factory made it primary)."""
+    coverage = _first_in(clinic, _insurance_models().Coverage)
+    return {
+        "patient": str(coverage.patient_id) if coverage else "",
+        "payer_name": "Probe Health",
+        "payer_id": "PROBE1",
+        "member_id": f"PRB-{next(_serial)}",
+        "subscriber_relationship": "self",
+        "effective_from": "2026-01-01",
+        "priority": "secondary",
+        "is_active": True,
+    }
+
+
+def _coverage_child_data(model_name: str, body: dict[str, Any]) -> Callable[[Clinic], dict[str, Any]]:
+    def data(clinic: Clinic) -> dict[str, Any]:
+        obj = _first_in(clinic, getattr(_insurance_models(), model_name))
+        return {"coverage": str(obj.coverage_id) if obj else "", **body}
+
+    return data
+
+
+def _make_coverage(clinic: Clinic, **extra):
+    from patients.insurance.services import coverage_create
+
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        fields = {
+            "payer_name": "Acme Health Plan",
+            "payer_id": "ACME1",
+            "member_id": f"ABC-{next(_serial)}",
+            "effective_from": datetime.date(2026, 1, 1),
+            "priority": "primary",
+            **extra,
+        }
+        return coverage_create(actor=None, patient=patient, fields=fields)
+
+
+@register(_insurance_models().Coverage, kwargs=("coverage_id",), valid_data=coverage_data)
+def make_coverage_in(clinic: Clinic):
+    return _make_coverage(clinic)
+
+
+@register(
+    _insurance_models().BenefitVerification,
+    kwargs=("verification_id",),
+    valid_data=_coverage_child_data(
+        "BenefitVerification",
+        {
+            "method": "phone",
+            "coverage_active": "yes",
+            "iop_covered": "yes",
+            "php_covered": "unknown",
+            "copay_amount": "40.00",
+            "prior_authorization_required": "yes",
+            "in_network": "yes",
+            "reference_number": "CALL-1",
+        },
+    ),
+)
+def make_verification_in(clinic: Clinic):
+    from patients.insurance.services import verification_record
+
+    coverage = _make_coverage(clinic)
+    with tenant_context(clinic):
+        return verification_record(
+            actor=None, coverage=coverage, fields={"method": "phone", "iop_covered": "yes", "copay_amount": 40}
+        )
+
+
+@register(
+    _insurance_models().EligibilityCheck,
+    kwargs=("check_id",),
+    valid_data=_coverage_child_data("EligibilityCheck", {"service_types": ["AI", "BB"]}),
+)
+def make_eligibility_check_in(clinic: Clinic):
+    """A sent check (its 270 really goes through the configured transport), with the clinic's billing
+    profile in place so a `start` body for the same coverage is valid."""
+    from patients.insurance.services import billing_profile_save, eligibility_check_start
+
+    coverage = _make_coverage(clinic)
+    with tenant_context(clinic):
+        if not _insurance_models().ClinicBillingProfile.objects.exists():
+            billing_profile_save(
+                actor=None,
+                fields={
+                    "organization_name": "Probe Clinic",
+                    "npi": "1234567893",
+                    "submitter_id": "PROBE",
+                    "receiver_id": "CLEARHOUSE",
+                    "usage_indicator": "T",
+                },
+            )
+        return eligibility_check_start(actor=None, coverage=coverage, service_types=["AI"])
+
+
+@register(
+    _insurance_models().Authorization,
+    kwargs=("authorization_id",),
+    valid_data=_coverage_child_data(
+        "Authorization",
+        {
+            "level_of_care": "iop",
+            "authorization_number": "AUTH-1",
+            "units_authorized": 12,
+            "unit_type": "days",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "status": "active",
+        },
+    ),
+)
+def make_authorization_in(clinic: Clinic):
+    from patients.insurance.services import authorization_create
+
+    coverage = _make_coverage(clinic)
+    with tenant_context(clinic):
+        return authorization_create(
+            actor=None,
+            coverage=coverage,
+            fields={
+                "level_of_care": "iop",
+                "authorization_number": f"AUTH-{next(_serial)}",
+                "units_authorized": 10,
+                "unit_type": "days",
+                "start_date": datetime.date(2026, 1, 1),
+                "end_date": datetime.date(2026, 12, 31),
+            },
+        )
+
+
 # --- snapshots ---------------------------------------------------------------------------------------------
 def _tenant_rows(model: type[Model]) -> list[tuple]:
     # Raw SQL under the clinic's RLS setting: sees exactly the rows the database files under this clinic,
@@ -178,3 +380,123 @@ def _platform_models_with_clinic() -> list[type[Model]]:
         if field is not None and field.is_relation and field.related_model is Clinic:
             found.append(model)
     return found
+
+
+# --- 42 CFR Part 2 consent (patients.consent) ------------------------------------------------------------
+def _consent_models():
+    from patients.consent.models import Consent, Disclosure, Recipient
+
+    return Consent, Disclosure, Recipient
+
+
+def recipient_data() -> dict[str, Any]:
+    return {"name": f"Dr. Walker {next(_serial)}", "kind": "prescriber", "organization": "Probe Medicine"}
+
+
+@register(_consent_models()[2], kwargs=("recipient_id",), valid_data=recipient_data)
+def make_recipient_in(clinic: Clinic):
+    from tests.consent.factories import recipient_in
+
+    return recipient_in(clinic)
+
+
+def consent_data(clinic: Clinic) -> dict[str, Any]:
+    """A signed TPO consent for a patient of `clinic` (read, never written, here); the revocation fields make
+    it a valid body for the API's revoke action too."""
+    from tests.consent.factories import tpo_fields
+
+    with tenant_context(clinic):
+        patient = Patient.objects.order_by("-created_at").first()
+    data = {**tpo_fields(), "revocation_method": "written"}
+    data.pop("expires_on")
+    if patient is not None:
+        data["patient"] = str(patient.pk)
+    return data
+
+
+@register(_consent_models()[0], kwargs=("consent_id",), valid_data=consent_data)
+def make_consent_in(clinic: Clinic):
+    from tests.consent.factories import consent_in, tpo_fields
+
+    return consent_in(clinic, make_patient_in(clinic), **tpo_fields())
+
+
+@register(_consent_models()[1], kwargs=("disclosure_id",))
+def make_disclosure_in(clinic: Clinic):
+    from tests.consent.factories import disclosure_in
+
+    return disclosure_in(clinic, make_patient_in(clinic))
+
+
+# --- patient record sections (contacts, identifiers, allergies, diagnoses, substance use, medications) ----
+def _record_entry_in(clinic: Clinic, model_name: str, fields: dict[str, Any]):
+    from patients import models as record_models
+    from patients.services import record_entry_add
+
+    with tenant_context(clinic):
+        return record_entry_add(
+            actor=None,
+            patient=make_patient_in(clinic),
+            model=getattr(record_models, model_name),
+            fields=fields,
+        )
+
+
+def _contact_fields() -> dict[str, Any]:
+    return {"name": f"Probe Contact {next(_serial)}", "relationship": "friend", "phone": "555-0100"}
+
+
+def _identifier_fields() -> dict[str, Any]:
+    return {"system": "urn:oid:2.16.840.1.113883.3.99", "value": f"EHR-{next(_serial)}", "label": "Probe EHR"}
+
+
+def _allergy_fields() -> dict[str, Any]:
+    return {"substance": "Penicillin", "reaction": "Hives", "severity": "moderate", "status": "active"}
+
+
+def _diagnosis_fields() -> dict[str, Any]:
+    return {"code": "F13.20", "status": "active"}
+
+
+def _substance_fields() -> dict[str, Any]:
+    return {"category": "benzodiazepine", "benzodiazepine": "alprazolam", "daily_amount": "2", "unit": "mg"}
+
+
+def _medication_fields() -> dict[str, Any]:
+    return {"name": "Alprazolam", "reported_on": datetime.date(2024, 1, 5), "status": "current"}
+
+
+def _record_models():
+    from patients import models as record_models
+
+    return record_models
+
+
+@register(_record_models().PatientContact, kwargs=("contact_id",), valid_data=_contact_fields)
+def make_contact_in(clinic: Clinic):
+    return _record_entry_in(clinic, "PatientContact", _contact_fields())
+
+
+@register(_record_models().ExternalIdentifier, kwargs=("identifier_id",), valid_data=_identifier_fields)
+def make_identifier_in(clinic: Clinic):
+    return _record_entry_in(clinic, "ExternalIdentifier", _identifier_fields())
+
+
+@register(_record_models().Allergy, kwargs=("allergy_id",), valid_data=_allergy_fields)
+def make_allergy_in(clinic: Clinic):
+    return _record_entry_in(clinic, "Allergy", _allergy_fields())
+
+
+@register(_record_models().Diagnosis, kwargs=("diagnosis_id",), valid_data=_diagnosis_fields)
+def make_diagnosis_in(clinic: Clinic):
+    return _record_entry_in(clinic, "Diagnosis", _diagnosis_fields())
+
+
+@register(_record_models().SubstanceUse, kwargs=("substance_use_id",), valid_data=_substance_fields)
+def make_substance_use_in(clinic: Clinic):
+    return _record_entry_in(clinic, "SubstanceUse", _substance_fields())
+
+
+@register(_record_models().ReportedMedication, kwargs=("medication_id",), valid_data=_medication_fields)
+def make_medication_in(clinic: Clinic):
+    return _record_entry_in(clinic, "ReportedMedication", _medication_fields())

@@ -61,9 +61,9 @@ class World:
         """A valid body for the route's innermost object (or for the viewset's model on list routes)."""
         names = self.object_kwargs(route)
         if names:
-            return self.factory(route, names[-1]).valid_data()
+            return self.factory(route, names[-1]).data_for(self.a)
         if route.viewset is not None:
-            return factory_for_model(route.viewset.model).valid_data()
+            return factory_for_model(route.viewset.model).data_for(self.a)
         return {}
 
     # --- people ----------------------------------------------------------------------------------------

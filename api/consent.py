@@ -1,0 +1,223 @@
+"""Part 2 consents, recipients and the accounting of disclosures over REST.
+
+Consents are created and revoked, never changed or deleted (a signed consent is immutable). Disclosures
+are read-only here: they are written only by patients.consent.services.disclose (including, automatically,
+for reads by outside API clients — see api.base.ClinicViewSet.disclosure_guard).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.base import ClinicViewSet
+from clinic.tenancy.roles import Perm
+from patients.consent import rules
+from patients.consent.models import Consent, Disclosure, Recipient
+from patients.consent.services import (
+    CONSENT_FIELDS,
+    RECIPIENT_FIELDS,
+    SIGNATURE_FIELDS,
+    clinic_today,
+    consent_create,
+    consent_revoke,
+    recipient_create,
+)
+from patients.models import Patient
+
+
+def _resolve(model, pk, field: str):
+    """An id from the request body, looked up in this clinic only (another clinic's id is simply unknown)."""
+    found = model.objects.filter(pk=pk).first()
+    if found is None:
+        raise serializers.ValidationError(
+            {field: f"No {model._meta.verbose_name} with id {pk} in this clinic."}
+        )
+    return found
+
+
+class RecipientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Recipient
+        fields = ("id", *RECIPIENT_FIELDS, "is_active", "created_at")
+        read_only_fields = ("id", "is_active", "created_at")
+
+    def create(self, validated_data):
+        return recipient_create(actor=self.context["request"].user, fields=validated_data)
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    patient = serializers.UUIDField(source="patient_id")
+    recipients = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=50,
+        write_only=True,
+        help_text="Ids of named recipients (see /recipients/).",
+    )
+    information_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(rules.CATEGORIES.items())),
+        allow_empty=False,
+        max_length=20,
+    )
+    status = serializers.SerializerMethodField()
+    named_recipients = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consent
+        fields = (
+            "id",
+            "patient",
+            "recipients",
+            "named_recipients",
+            *CONSENT_FIELDS,
+            *SIGNATURE_FIELDS,
+            "expiry_event_on",
+            "status",
+            "revoked_on",
+            "revocation_method",
+            "revocation_reason",
+            "created_at",
+        )
+        read_only_fields = (
+            "id",
+            "expiry_event_on",
+            "status",
+            "revoked_on",
+            "revocation_method",
+            "revocation_reason",
+            "created_at",
+        )
+        extra_kwargs = {"disclosing_party": {"required": False}}
+
+    def get_status(self, obj: Consent) -> str:
+        return obj.status_on(clinic_today())
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_named_recipients(self, obj: Consent) -> list[str]:
+        return [str(link.recipient_id) for link in obj.recipient_links.all()]
+
+    def create(self, validated_data):
+        patient = _resolve(Patient, validated_data.pop("patient_id"), "patient")
+        recipients = [_resolve(Recipient, pk, "recipients") for pk in validated_data.pop("recipients", [])]
+        return consent_create(
+            actor=self.context["request"].user, patient=patient, fields=validated_data, recipients=recipients
+        )
+
+
+class RevokeSerializer(serializers.Serializer):
+    revoked_on = serializers.DateField(required=False, help_text="Defaults to today (clinic time).")
+    revocation_method = serializers.ChoiceField(choices=Consent.RevocationMethod.choices, default="written")
+    revocation_reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class DisclosureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Disclosure
+        fields = (
+            "id",
+            "patient",
+            "recipient",
+            "consent",
+            "purpose",
+            "information_categories",
+            "channel",
+            "disclosed_at",
+            "disclosed_by_label",
+            "description",
+            "document_sha256",
+        )
+        read_only_fields = fields
+
+
+class ConsentFilter(django_filters.FilterSet):
+    # Declared explicitly: django-filter's automatic fields query the (scoped) manager at import time.
+    patient = django_filters.UUIDFilter(field_name="patient_id")
+    purpose = django_filters.ChoiceFilter(choices=list(rules.PURPOSES.items()))
+
+    class Meta:
+        model = Consent
+        fields: tuple = ()
+
+
+class DisclosureFilter(django_filters.FilterSet):
+    patient = django_filters.UUIDFilter(field_name="patient_id")
+    since = django_filters.IsoDateTimeFilter(field_name="disclosed_at", lookup_expr="gte")
+
+    class Meta:
+        model = Disclosure
+        fields: tuple = ()
+
+
+class RecipientViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ClinicViewSet
+):
+    model = Recipient
+    serializer_class = RecipientSerializer
+    patient_lookup = None  # a recipient is not patient data
+    action_perms = {
+        "list": Perm.CONSENT_VIEW,
+        "retrieve": Perm.CONSENT_VIEW,
+        "create": Perm.CONSENT_MANAGE,
+    }
+
+
+class ConsentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ClinicViewSet
+):
+    model = Consent
+    serializer_class = ConsentSerializer
+    filterset_class = ConsentFilter
+    action_perms = {
+        "list": Perm.CONSENT_VIEW,
+        "retrieve": Perm.CONSENT_VIEW,
+        "create": Perm.CONSENT_MANAGE,
+        "revoke": Perm.CONSENT_MANAGE,
+    }
+
+    def refine_queryset(self, queryset):
+        return queryset.prefetch_related("recipient_links")
+
+    def list(self, request, *args, **kwargs) -> Response:
+        response = super().list(request, *args, **kwargs)
+        self.audit_list(len(response.data.get("results", [])))
+        return response
+
+    @extend_schema(request=RevokeSerializer, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None) -> Response:
+        """Append the revocation (nothing is deleted). A TPO consent is revoked in writing."""
+        consent = self.get_object()
+        body = RevokeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            consent = consent_revoke(
+                actor=request.user,
+                consent=consent,
+                revoked_on=data.get("revoked_on") or clinic_today(),
+                method=data["revocation_method"],
+                reason=data["revocation_reason"],
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        consent = self.get_queryset().get(pk=consent.pk)
+        return Response(
+            ConsentSerializer(consent, context=self.get_serializer_context()).data, status=status.HTTP_200_OK
+        )
+
+
+class DisclosureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicViewSet):
+    model = Disclosure
+    serializer_class = DisclosureSerializer
+    filterset_class = DisclosureFilter
+    action_perms = {"list": Perm.DISCLOSURE_VIEW, "retrieve": Perm.DISCLOSURE_VIEW}
+
+    def list(self, request, *args, **kwargs) -> Response:
+        response = super().list(request, *args, **kwargs)
+        self.audit_list(len(response.data.get("results", [])))
+        return response

@@ -1,0 +1,557 @@
+"""Consent writes and THE disclosure gate.
+
+`may_disclose` (and its batch form `may_disclose_many`, same code path) is the only place that answers
+"may this information go to this recipient for this purpose now?"; `disclose` / `disclose_many` are the
+only writers of the accounting of disclosures, and they ask the gate first, inside the same transaction,
+with the patient's consents locked so a revocation cannot slip in between the answer and the record.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import audit
+from clinic.tenancy.context import require_clinic
+from patients.consent import notice as notice_defaults
+from patients.consent import rules
+from patients.consent.models import Consent, ConsentRecipient, Disclosure, Recipient, RedisclosureNotice
+from patients.models import Patient
+
+
+class DisclosureRefused(Exception):
+    """The gate said no. `reasons` are plain-language sentences fit to show staff."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons) or "Disclosure refused")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+def clinic_today() -> datetime.date:
+    """Today in the clinic's own time zone: consent dates are calendar days where the clinic is."""
+    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(require_clinic().timezone)).date()
+
+
+def _as_day(at: datetime.date | datetime.datetime | None) -> datetime.date:
+    if at is None:
+        return clinic_today()
+    if isinstance(at, datetime.datetime):
+        return timezone.localtime(at, zoneinfo.ZoneInfo(require_clinic().timezone)).date()
+    return at
+
+
+def _user_or_none(actor: Any):
+    return actor if isinstance(actor, get_user_model()) and actor.pk else None
+
+
+def _actor_label(actor: Any) -> str:
+    return getattr(actor, "audit_label", "") or getattr(actor, "email", "") or ""
+
+
+def _strip(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+
+
+def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
+    obj.full_clean(exclude=list(exclude), validate_constraints=False)
+
+
+# --- recipients -------------------------------------------------------------------------------------------
+RECIPIENT_FIELDS = ("name", "kind", "organization", "address", "phone", "fax", "email", "participants")
+
+
+@transaction.atomic
+def recipient_create(*, actor: Any, fields: Mapping[str, Any]) -> Recipient:
+    values = _strip({k: v for k, v in fields.items() if k in RECIPIENT_FIELDS})
+    recipient = Recipient(clinic=require_clinic(), **values)
+    errors: dict[str, list[str]] = {}
+    try:
+        _full_clean(recipient)
+    except ValidationError as error:
+        errors = error.message_dict
+    if recipient.kind == "intermediary" and not recipient.participants:
+        errors.setdefault("participants", []).append(
+            "Name the participants of the information exchange who may receive the information."
+        )
+    if errors:
+        raise ValidationError(errors)
+    recipient.save()
+    audit(actor=actor, action=AuditEvent.Action.CREATE, obj=recipient, detail={"kind": recipient.kind})
+    return recipient
+
+
+# --- consents ---------------------------------------------------------------------------------------------
+CONSENT_FIELDS = (
+    "disclosing_party",
+    "general_designation",
+    "purpose",
+    "purpose_other",
+    "information_categories",
+    "information_other",
+    "expiry_kind",
+    "expires_on",
+    "expiry_event",
+)
+SIGNATURE_FIELDS = (
+    "signed_by",
+    "representative_name",
+    "representative_relationship",
+    "signature_method",
+    "signature_name",
+    "signed_on",
+)
+
+
+def _signature_errors(consent: Consent, today: datetime.date) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if consent.signed_on is None:
+        return errors
+    if consent.signed_on > today:
+        errors["signed_on"] = "The signature date cannot be in the future."
+    if consent.signed_on < consent.patient.date_of_birth:
+        errors["signed_on"] = "The signature date is before the patient's date of birth."
+    if consent.signed_by not in Consent.SignedBy.values:
+        errors["signed_by"] = "Say who signed: the patient or an authorized representative."
+    elif consent.signed_by == Consent.SignedBy.REPRESENTATIVE:
+        if not consent.representative_name:
+            errors["representative_name"] = "Give the representative's name."
+        if not consent.representative_relationship:
+            errors["representative_relationship"] = "Give the representative's relationship or authority."
+    if consent.signature_method not in Consent.SignatureMethod.values:
+        errors["signature_method"] = "Say how it was signed: on paper or electronically."
+    elif consent.signature_method == Consent.SignatureMethod.ELECTRONIC and not consent.signature_name:
+        errors["signature_name"] = "Record the name as typed in the electronic signature."
+    return errors
+
+
+def _validate_consent(consent: Consent, recipients: Sequence[Recipient]) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        _full_clean(consent, exclude=["recipients"])
+    except ValidationError as error:
+        errors = {k: list(v) for k, v in error.message_dict.items()}
+    element_errors = rules.validate(
+        purpose=consent.purpose,
+        purpose_other=consent.purpose_other,
+        categories=consent.information_categories,
+        information_other=consent.information_other,
+        general_designation=consent.general_designation,
+        has_named_recipients=bool(recipients),
+        expiry_kind=consent.expiry_kind,
+        expires_on=consent.expires_on,
+        expiry_event=consent.expiry_event,
+        signed_on=consent.signed_on,
+    )
+    element_errors.update(_signature_errors(consent, clinic_today()))
+    for name, message in element_errors.items():
+        if message not in errors.get(name, []):
+            errors.setdefault(name, []).append(message)
+    inactive = [r.name for r in recipients if not r.is_active]
+    if inactive:
+        errors.setdefault("recipients", []).append(f"No longer active: {', '.join(inactive)}.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _normalise(consent: Consent) -> None:
+    # Fields that do not apply to the chosen options are cleared so the record says one thing.
+    if consent.purpose != "other":
+        consent.purpose_other = ""
+    if "other" not in consent.information_categories:
+        consent.information_other = ""
+    consent.information_categories = sorted(set(consent.information_categories))
+    if consent.expiry_kind != "date":
+        consent.expires_on = None
+    if consent.expiry_kind != "event":
+        consent.expiry_event = ""
+    if consent.signed_by != Consent.SignedBy.REPRESENTATIVE:
+        consent.representative_name = consent.representative_relationship = ""
+    if consent.signature_method != Consent.SignatureMethod.ELECTRONIC:
+        consent.signature_name = ""
+
+
+@transaction.atomic
+def consent_create(
+    *, actor: Any, patient: Patient, fields: Mapping[str, Any], recipients: Sequence[Recipient] = ()
+) -> Consent:
+    """A new consent: signed when the signature fields are given, otherwise a draft to print and sign."""
+    unknown = set(fields) - set(CONSENT_FIELDS) - set(SIGNATURE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not consent fields: {', '.join(sorted(unknown))}")
+    values = _strip(fields)
+    values["disclosing_party"] = values.get("disclosing_party") or require_clinic().name
+    consent = Consent(clinic=require_clinic(), patient=patient, **values)
+    if consent.signed_on is not None:
+        consent.recorded_by = _user_or_none(actor)
+    _normalise(consent)
+    recipients = list(dict.fromkeys(recipients))
+    _validate_consent(consent, recipients)
+    consent.save()
+    ConsentRecipient.objects.bulk_create(
+        [ConsentRecipient(clinic=consent.clinic, consent=consent, recipient=r) for r in recipients]
+    )
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        obj=consent,
+        patient=patient,
+        detail={"purpose": consent.purpose, "signed": consent.is_signed, "recipients": len(recipients)},
+    )
+    return consent
+
+
+LOCKED = "A signed consent cannot be changed. Revoke it if needed and record a new consent."
+
+
+@transaction.atomic
+def consent_update(
+    *, actor: Any, consent: Consent, fields: Mapping[str, Any], recipients: Sequence[Recipient] | None = None
+) -> Consent:
+    """Change a draft. Signed consents are immutable (only revocation and the expiry event are appended)."""
+    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+    if consent.is_signed:
+        raise ValidationError({"__all__": [LOCKED]})
+    unknown = set(fields) - set(CONSENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
+    for name, value in _strip(fields).items():
+        setattr(consent, name, value)
+    _normalise(consent)
+    if recipients is None:
+        recipients = [link.recipient for link in consent.recipient_links.select_related("recipient")]
+    recipients = list(dict.fromkeys(recipients))
+    _validate_consent(consent, recipients)
+    consent.save()
+    consent.recipient_links.all().delete()
+    ConsentRecipient.objects.bulk_create(
+        [ConsentRecipient(clinic=consent.clinic, consent=consent, recipient=r) for r in recipients]
+    )
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=consent,
+        patient=consent.patient_id,
+        detail={"fields": sorted(fields)},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> Consent:
+    """Record the signature on a draft (after the patient signed the printed form, or e-signed)."""
+    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+    if consent.is_signed:
+        raise ValidationError({"__all__": [LOCKED]})
+    unknown = set(fields) - set(SIGNATURE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not signature fields: {', '.join(sorted(unknown))}")
+    for name, value in _strip(fields).items():
+        setattr(consent, name, value)
+    if consent.signed_on is None:
+        raise ValidationError({"signed_on": ["Give the date the consent was signed."]})
+    consent.recorded_by = _user_or_none(actor)
+    _normalise(consent)
+    _validate_consent(
+        consent, [link.recipient for link in consent.recipient_links.select_related("recipient")]
+    )
+    consent.save()
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=consent,
+        patient=consent.patient_id,
+        detail={"event": "signed", "method": consent.signature_method},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(
+    *, actor: Any, consent: Consent, revoked_on: datetime.date, method: str, reason: str = ""
+) -> Consent:
+    """Append the revocation. Nothing is deleted; disclosures already made in reliance stay accounted."""
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    errors: dict[str, list[str]] = {}
+    if not consent.is_signed:
+        errors["__all__"] = ["Only a signed consent can be revoked; an unsigned draft was never in force."]
+    elif consent.revoked_on is not None:
+        errors["__all__"] = [
+            f"This consent was already revoked on {consent.revoked_on:%b} {consent.revoked_on.day}, "
+            f"{consent.revoked_on.year}."
+        ]
+    else:
+        if method not in Consent.RevocationMethod.values:
+            errors["method"] = ["Say how the patient revoked: in writing or orally."]
+        elif consent.purpose == "tpo" and method != Consent.RevocationMethod.WRITTEN:
+            # §2.33(a)(2): a single TPO consent stays in force "until such time as the patient revokes such
+            # consent in writing".
+            errors["method"] = [
+                "A TPO consent is revoked in writing: ask the patient for a written revocation."
+            ]
+        if revoked_on is None:
+            errors["revoked_on"] = ["Give the date of the revocation."]
+        elif revoked_on > clinic_today():
+            errors["revoked_on"] = ["The revocation date cannot be in the future."]
+        elif revoked_on < consent.signed_on:
+            errors["revoked_on"] = ["The revocation date is before the consent was signed."]
+        if reason and len(reason) > 500:
+            errors["reason"] = ["Keep the note under 500 characters."]
+    if errors:
+        raise ValidationError(errors)
+    consent.revoked_on = revoked_on
+    consent.revocation_method = method
+    consent.revocation_reason = (reason or "").strip()
+    consent.revoked_by = _user_or_none(actor)
+    consent.revocation_recorded_at = timezone.now()
+    consent.save(
+        update_fields=[
+            "revoked_on",
+            "revocation_method",
+            "revocation_reason",
+            "revoked_by",
+            "revocation_recorded_at",
+            "updated_at",
+        ]
+    )
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=consent,
+        patient=consent.patient_id,
+        detail={"event": "revoked", "method": method},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_record_expiry_event(*, actor: Any, consent: Consent, occurred_on: datetime.date) -> Consent:
+    """The event named as the consent's expiration (e.g. end of treatment) happened on `occurred_on`."""
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    if consent.expiry_kind != "event" or not consent.is_signed:
+        raise ValidationError({"__all__": ["This consent does not expire on an event."]})
+    if consent.expiry_event_on is not None:
+        raise ValidationError({"__all__": ["The expiry event was already recorded."]})
+    if occurred_on is None or occurred_on > clinic_today() or occurred_on < consent.signed_on:
+        raise ValidationError({"occurred_on": ["Give a date between the signature and today."]})
+    consent.expiry_event_on = occurred_on
+    consent.save(update_fields=["expiry_event_on", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=consent,
+        patient=consent.patient_id,
+        detail={"event": "expiry_event_recorded"},
+    )
+    return consent
+
+
+# --- the gate ---------------------------------------------------------------------------------------------
+def _consents_by_patient(patient_ids: Iterable, *, lock: bool = False) -> dict[Any, list[rules.ConsentFacts]]:
+    """Every consent of these patients as decision facts: two queries whatever the number of patients."""
+    query = Consent.objects.filter(patient_id__in=list(patient_ids))
+    if lock:
+        query = query.select_for_update(of=("self",))
+    query = query.prefetch_related(
+        Prefetch("recipient_links", queryset=ConsentRecipient.objects.only("consent_id", "recipient_id"))
+    )
+    found: dict[Any, list[rules.ConsentFacts]] = {}
+    for consent in query:
+        found.setdefault(consent.patient_id, []).append(consent.facts())
+    return found
+
+
+def may_disclose_many(
+    *,
+    patient_ids: Iterable,
+    recipient: Recipient,
+    purpose: str,
+    information: Iterable[str],
+    at: datetime.date | datetime.datetime | None = None,
+    _lock: bool = False,
+) -> dict[Any, rules.Decision]:
+    """The gate for several patients at once (API list reads): one decision per patient id."""
+    day = _as_day(at)
+    patient_ids = list(dict.fromkeys(patient_ids))
+    categories = frozenset(information)
+    consents = _consents_by_patient(patient_ids, lock=_lock)
+    if not recipient.is_active:
+        refused = rules.Decision(False, None, [f"{recipient.name} is no longer an active recipient"])
+        return {pid: refused for pid in patient_ids}
+    return {
+        pid: rules.decide(
+            consents.get(pid, []),
+            recipient_id=recipient.pk,
+            recipient_type=recipient.kind,
+            purpose=purpose,
+            information_categories=categories,
+            at=day,
+        )
+        for pid in patient_ids
+    }
+
+
+def may_disclose(
+    *,
+    patient: Patient,
+    recipient: Recipient,
+    purpose: str,
+    information: Iterable[str],
+    at: datetime.date | datetime.datetime | None = None,
+) -> rules.Decision:
+    """May this information go to this recipient for this purpose now (or on `at`)? THE ONLY GATE."""
+    return may_disclose_many(
+        patient_ids=[patient.pk], recipient=recipient, purpose=purpose, information=information, at=at
+    )[patient.pk]
+
+
+@transaction.atomic
+def disclose_many(
+    *,
+    actor: Any,
+    patient_ids: Sequence,
+    recipient: Recipient,
+    purpose: str,
+    information: Iterable[str],
+    channel: str,
+    description: str,
+    document_sha256: str = "",
+) -> list[Disclosure]:
+    """Record one disclosure per patient, all or nothing: refused if the gate refuses any of them."""
+    if channel not in Disclosure.Channel.values:
+        raise ValidationError({"channel": [f"Unknown channel {channel!r}."]})
+    description = (description or "").strip()
+    if not description:
+        raise ValidationError({"description": ["Describe what was disclosed."]})
+    if len(description) > 500:
+        raise ValidationError({"description": ["Keep the description under 500 characters."]})
+    categories = sorted(set(information))
+    decisions = may_disclose_many(
+        patient_ids=patient_ids, recipient=recipient, purpose=purpose, information=categories, _lock=True
+    )
+    refused = [reason for d in decisions.values() if not d.allowed for reason in d.reasons]
+    if refused:
+        raise DisclosureRefused(refused)
+    now = timezone.now()
+    rows = Disclosure.objects.bulk_create(
+        [
+            Disclosure(
+                clinic=require_clinic(),
+                patient_id=pid,
+                recipient=recipient,
+                consent_id=decision.consent_id,
+                purpose=purpose,
+                information_categories=categories,
+                channel=channel,
+                disclosed_at=now,
+                disclosed_by=_user_or_none(actor),
+                disclosed_by_label=_actor_label(actor)[:254],
+                description=description,
+                document_sha256=document_sha256,
+            )
+            for pid, decision in decisions.items()
+        ]
+    )
+    for row in rows:
+        audit(
+            actor=actor,
+            action=AuditEvent.Action.DISCLOSE,
+            obj=row,
+            patient=row.patient_id,
+            detail={
+                "recipient": str(recipient.pk),
+                "purpose": purpose,
+                "channel": channel,
+                "categories": categories,
+                "consent": str(row.consent_id),
+            },
+        )
+    return rows
+
+
+def disclose(
+    *,
+    actor: Any,
+    patient: Patient,
+    recipient: Recipient,
+    purpose: str,
+    information: Iterable[str],
+    channel: str,
+    description: str,
+    document: bytes | None = None,
+) -> Disclosure:
+    """Ask the gate, then record exactly one accounting row and a DISCLOSE audit event (atomically).
+
+    Raises DisclosureRefused (with the reasons) and writes nothing when the gate says no. Callers send the
+    document only after this returns."""
+    import hashlib
+
+    digest = hashlib.sha256(document).hexdigest() if document is not None else ""
+    return disclose_many(
+        actor=actor,
+        patient_ids=[patient.pk],
+        recipient=recipient,
+        purpose=purpose,
+        information=information,
+        channel=channel,
+        description=description,
+        document_sha256=digest,
+    )[0]
+
+
+# --- the redisclosure notice ------------------------------------------------------------------------------
+def current_notice() -> RedisclosureNotice:
+    """The clinic's notice, or the unsaved default (verified opening + pointer, not verified)."""
+    found = RedisclosureNotice.objects.first()
+    if found is not None:
+        return found
+    return RedisclosureNotice(
+        clinic=require_clinic(),
+        statement=RedisclosureNotice.Statement.STATEMENT_1,
+        text=notice_defaults.DEFAULT_TEXT,
+    )
+
+
+@transaction.atomic
+def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> RedisclosureNotice:
+    """Save the clinic's wording. `verified` = the admin confirms it matches the current eCFR §2.32."""
+    notice = RedisclosureNotice.objects.select_for_update().first() or current_notice()
+    notice.statement = statement
+    notice.text = (text or "").strip()
+    errors: dict[str, list[str]] = {}
+    try:
+        _full_clean(notice)
+    except ValidationError as error:
+        errors = error.message_dict
+    if (
+        notice.statement == RedisclosureNotice.Statement.STATEMENT_1
+        and notice_defaults.CORE_PHRASE not in notice.text
+    ):
+        errors.setdefault("text", []).append(
+            f"Statement 1 includes the words “{notice_defaults.CORE_PHRASE}”: check the text against eCFR."
+        )
+    if errors:
+        raise ValidationError(errors)
+    if verified:
+        notice.verified_sha256 = notice.fingerprint(notice.text)
+        notice.verified_by = _user_or_none(actor)
+        notice.verified_at = timezone.now()
+    elif not notice.is_verified:
+        notice.verified_sha256, notice.verified_by, notice.verified_at = "", None, None
+    notice.save()
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.ADMIN,
+        obj=notice,
+        detail={"event": "redisclosure_notice_saved", "verified": notice.is_verified},
+    )
+    return notice
