@@ -125,9 +125,9 @@ class ClinicViewSet(viewsets.GenericViewSet):
         if any(f.name == "patient" for f in fields):
             return "patient_id"
         for f in fields:
-            if f.is_relation and f.related_model is not None and f.name != "clinic":
-                if any(g.name == "patient" for g in f.related_model._meta.concrete_fields):
-                    return f"{f.name}__patient_id"
+            related = f.related_model if f.is_relation and f.name != "clinic" else None
+            if related is not None and any(g.name == "patient" for g in related._meta.concrete_fields):
+                return f"{f.name}__patient_id"
         return None
 
     def _gate_inputs(self, client):
@@ -153,7 +153,10 @@ class ClinicViewSet(viewsets.GenericViewSet):
             "patient_id", flat=True
         )
         decisions = may_disclose_many(
-            patient_ids=set(candidates), recipient=recipient, purpose=purpose, information=self.disclosure_categories
+            patient_ids=set(candidates),
+            recipient=recipient,
+            purpose=purpose,
+            information=self.disclosure_categories,
         )
         allowed = [pid for pid, decision in decisions.items() if decision.allowed]
         return queryset.filter(**{f"{lookup}__in": allowed})
@@ -174,7 +177,10 @@ class ClinicViewSet(viewsets.GenericViewSet):
         recipient, purpose = inputs
         patient_id = self.patient_of(obj)
         decision = may_disclose_many(
-            patient_ids=[patient_id], recipient=recipient, purpose=purpose, information=self.disclosure_categories
+            patient_ids=[patient_id],
+            recipient=recipient,
+            purpose=purpose,
+            information=self.disclosure_categories,
         )[patient_id]
         if not decision.allowed:
             raise exceptions.PermissionDenied("Disclosure refused: " + "; ".join(decision.reasons))

@@ -115,6 +115,13 @@ class RevokeSerializer(serializers.Serializer):
     revocation_reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class RevocationSerializer(serializers.Serializer):
+    revocable = serializers.BooleanField()
+    written_only = serializers.BooleanField(help_text="A TPO consent is revoked in writing (§2.33(a)(2)).")
+    revoked_on = serializers.DateField(allow_null=True)
+    revocation_method = serializers.CharField(allow_blank=True)
+
+
 class DisclosureSerializer(serializers.ModelSerializer):
     class Meta:
         model = Disclosure
@@ -176,6 +183,7 @@ class ConsentViewSet(
         "list": Perm.CONSENT_VIEW,
         "retrieve": Perm.CONSENT_VIEW,
         "create": Perm.CONSENT_MANAGE,
+        "revocation": Perm.CONSENT_VIEW,
         "revoke": Perm.CONSENT_MANAGE,
     }
 
@@ -187,9 +195,24 @@ class ConsentViewSet(
         self.audit_list(len(response.data.get("results", [])))
         return response
 
-    @extend_schema(request=RevokeSerializer, responses=ConsentSerializer)
-    @action(detail=True, methods=["post"])
-    def revoke(self, request, pk=None) -> Response:
+    @extend_schema(responses=RevocationSerializer, summary="Whether and how this consent can be revoked")
+    @action(detail=True, methods=["get"], url_path="revoke")
+    def revocation(self, request, pk=None, **kwargs) -> Response:
+        consent = self.get_object()
+        return Response(
+            RevocationSerializer(
+                {
+                    "revocable": consent.is_signed and consent.revoked_on is None,
+                    "written_only": consent.purpose == "tpo",
+                    "revoked_on": consent.revoked_on,
+                    "revocation_method": consent.revocation_method,
+                }
+            ).data
+        )
+
+    @extend_schema(request=RevokeSerializer, responses=ConsentSerializer, summary="Revoke the consent")
+    @revocation.mapping.post
+    def revoke(self, request, pk=None, **kwargs) -> Response:
         """Append the revocation (nothing is deleted). A TPO consent is revoked in writing."""
         consent = self.get_object()
         body = RevokeSerializer(data=request.data)

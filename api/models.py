@@ -32,7 +32,7 @@ class ApiClient(models.Model):
     is_outside_system = models.BooleanField(
         "outside system",
         default=False,
-        help_text="Reads by this system leave the program: they need the patient's consent and are accounted.",
+        help_text="Its reads leave the program: they need the patient's consent and are accounted.",
     )
     recipient = models.ForeignKey(
         "consent.Recipient", null=True, blank=True, on_delete=models.PROTECT, related_name="api_clients"

@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         "InquiryStageEnum": "patients.admissions.stages.CHOICES",
         "AsamRiskRatingEnum": "patients.intake.models.RATING_CHOICES",
         "LevelOfCareEnum": "patients.levels_of_care.CHOICES",
+        "YesNoUnknownEnum": "patients.insurance.models.YesNoUnknown",
     },
 }
 

@@ -214,7 +214,9 @@ def api_clients_view(request: HttpRequest) -> HttpResponse:
         else:
             form = ApiClientForm()
     clients = list(
-        ApiClient.objects.filter(clinic=request.clinic).select_related("created_by").order_by("-created_at")
+        ApiClient.objects.filter(clinic=request.clinic)
+        .select_related("created_by", "recipient")
+        .order_by("-created_at")
     )
     for client in clients:
         client.role_labels = _role_labels(client.roles)

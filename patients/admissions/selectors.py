@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - depends on which sub-apps are installe
     authorizations_review_due = None
 
 CLOSED_LIST_LIMIT = 50
+REVIEWS_LIMIT = 50
 
 
 def clinic_tz() -> zoneinfo.ZoneInfo:
@@ -126,4 +127,4 @@ def reviews_due(*, within_days: int) -> list:
     """Authorizations whose next utilization review falls within the window, if insurance provides them."""
     if authorizations_review_due is None:
         return []
-    return list(authorizations_review_due(within_days=within_days))
+    return list(authorizations_review_due(within_days=within_days)[:REVIEWS_LIMIT])

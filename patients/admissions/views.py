@@ -25,6 +25,7 @@ from patients.admissions import stages
 from patients.admissions.forms import AdvanceForm, BenzodiazepineFormSet, InquiryForm, benzodiazepine_initial
 from patients.admissions.models import Inquiry
 from patients.admissions.selectors import (
+    clinic_today,
     clinic_tz,
     closed_inquiries,
     inquiry_board,
@@ -107,6 +108,7 @@ def board_view(request: HttpRequest) -> HttpResponse:
         "search": search,
         "reviews": reviews,
         "review_days": window,
+        "today": clinic_today(),
     }
     return render(request, "admissions/board.html", context)
 

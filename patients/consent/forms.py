@@ -49,7 +49,8 @@ class ConsentForm(forms.Form):
         queryset=Recipient.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Each person or organisation that may receive the information. An information exchange must "
+        help_text="Each person or organisation that may receive the information. An information exchange "
+        "must "
         "be named with its participants.",
     )
     general_designation = forms.BooleanField(
@@ -80,14 +81,14 @@ class ConsentForm(forms.Form):
         help_text="Leave blank to print the form for signature first; record the signature afterwards.",
     )
     signed_by = forms.ChoiceField(
-        label="Signed by", choices=[("", "—")] + Consent.SignedBy.choices, required=False
+        label="Signed by", choices=[("", "—"), *Consent.SignedBy.choices], required=False
     )
     representative_name = forms.CharField(label="Representative's name", max_length=200, required=False)
     representative_relationship = forms.CharField(
         label="Relationship / authority", max_length=100, required=False
     )
     signature_method = forms.ChoiceField(
-        label="Signature", choices=[("", "—")] + Consent.SignatureMethod.choices, required=False
+        label="Signature", choices=[("", "—"), *Consent.SignatureMethod.choices], required=False
     )
     signature_name = forms.CharField(label="Typed e-signature", max_length=200, required=False)
 
@@ -159,3 +160,25 @@ class NoticeForm(forms.Form):
     verified = forms.BooleanField(
         label="I checked this text word for word against the current eCFR 42 CFR 2.32", required=False
     )
+
+
+class ApiClientDisclosureForm(forms.Form):
+    is_outside_system = forms.TypedChoiceField(
+        label="This system is",
+        choices=[
+            ("0", "Part of this program (e.g. our own EHR): reads are internal, not disclosures"),
+            ("1", "An outside system: each patient-data read is a disclosure that needs consent"),
+        ],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    recipient = forms.ModelChoiceField(
+        label="Recipient it stands for", queryset=Recipient.objects.none(), required=False
+    )
+    disclosure_purpose = forms.ChoiceField(
+        label="Purpose of its reads", choices=[("", "—"), *_choices(rules.PURPOSES)], required=False
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipient"].queryset = Recipient.objects.filter(is_active=True).order_by("name", "id")

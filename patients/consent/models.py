@@ -37,7 +37,8 @@ class Recipient(TenantModel):
         "named participants",
         max_length=2000,
         blank=True,
-        help_text="For an information exchange: the participants who may receive the information (§2.31(a)(4)(ii)).",
+        help_text="For an information exchange: the participants who may receive the information "
+        "(§2.31(a)(4)(ii)).",
     )
     is_active = models.BooleanField(default=True)
 
@@ -181,7 +182,7 @@ class ConsentRecipient(TenantModel):
 
 
 class Disclosure(TenantModel):
-    """One entry of the accounting of disclosures (§2.25): what went to whom, why, how, under which consent."""
+    """One entry of the accounting of disclosures (§2.25): what went to whom, why, how, by which consent."""
 
     class Channel(models.TextChoices):
         PDF = "pdf", "PDF handed over"

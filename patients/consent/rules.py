@@ -17,7 +17,7 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# --- vocabularies (codes are stored; labels are shown) -------------------------------------------------------
+# --- vocabularies (codes are stored; labels are shown) ----------------------------------------------
 PURPOSES: dict[str, str] = {
     "treatment": "Treatment",
     "payment": "Payment",
@@ -242,7 +242,8 @@ def validate(
         errors["information_categories"] = "Unknown information category."
     elif COUNSELING_NOTES in categories and len(categories) > 1:
         errors["information_categories"] = (
-            "SUD counseling notes need their own separate consent: do not combine them with other information."
+            "SUD counseling notes need their own separate consent: "
+            "do not combine them with other information."
         )
     elif "other" in categories and not information_other.strip():
         errors["information_other"] = "Describe the other information."

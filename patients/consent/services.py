@@ -555,3 +555,33 @@ def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> R
         detail={"event": "redisclosure_notice_saved", "verified": notice.is_verified},
     )
     return notice
+
+
+# --- API clients as disclosure recipients ----------------------------------------------------------------
+@transaction.atomic
+def api_client_set_disclosure(
+    *, actor: Any, client, is_outside_system: bool, recipient: Recipient | None, purpose: str
+):
+    """Mark an API client as the program's own system (reads are internal communications, §2.12(c)(3)) or as
+    an outside system whose patient-data reads are disclosures to `recipient` for `purpose`."""
+    if client.clinic_id != require_clinic().pk:
+        raise PermissionError("Not this clinic's client")
+    errors: dict[str, list[str]] = {}
+    if is_outside_system:
+        if recipient is None:
+            errors["recipient"] = ["Choose the recipient this outside system stands for."]
+        if purpose not in rules.PURPOSES:
+            errors["disclosure_purpose"] = ["Choose why this system reads patient data."]
+    if errors:
+        raise ValidationError(errors)
+    client.is_outside_system = is_outside_system
+    client.recipient = recipient if is_outside_system else None
+    client.disclosure_purpose = purpose if is_outside_system else ""
+    client.save(update_fields=["is_outside_system", "recipient", "disclosure_purpose"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.ADMIN,
+        obj=client,
+        detail={"event": "api_client_disclosure_set", "outside": is_outside_system},
+    )
+    return client

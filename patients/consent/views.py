@@ -311,7 +311,7 @@ def accounting_view(request: HttpRequest, patient_id) -> HttpResponse:
 @require_perm(Perm.DISCLOSURE_VIEW)
 @require_GET
 def accounting_pdf_view(request: HttpRequest, patient_id) -> HttpResponse:
-    patient, form, start, end, rows = _accounting(request, patient_id)
+    patient, _form, start, end, rows = _accounting(request, patient_id)
     content = render_pdf(
         "pdf/disclosure_accounting.html",
         {
@@ -370,3 +370,39 @@ def notice_view(request: HttpRequest) -> HttpResponse:
         "statements": RedisclosureNotice.Statement,
     }
     return render(request, "consent/notice.html", context)
+
+
+# --- API clients as recipients ----------------------------------------------------------------------------
+@require_perm(Perm.API_CLIENT_MANAGE)
+@require_http_methods(GET_POST)
+def api_client_disclosure_view(request: HttpRequest, api_client_id: int) -> HttpResponse:
+    from django.shortcuts import get_object_or_404
+
+    from api.models import ApiClient
+    from patients.consent.services import api_client_set_disclosure
+
+    client = get_object_or_404(ApiClient, pk=api_client_id, clinic=request.clinic)
+    form = consent_forms.ApiClientDisclosureForm(
+        request.POST if request.method == "POST" else None,
+        initial={
+            "is_outside_system": "1" if client.is_outside_system else "0",
+            "recipient": client.recipient_id,
+            "disclosure_purpose": client.disclosure_purpose,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            api_client_set_disclosure(
+                actor=request.user,
+                client=client,
+                is_outside_system=data["is_outside_system"],
+                recipient=data["recipient"],
+                purpose=data["disclosure_purpose"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"Saved how reads by {client.name} are treated.")
+            return redirect(clinic_reverse("staff:api-clients"))
+    return render(request, "consent/api_client_disclosure.html", {"form": form, "api_client": client})

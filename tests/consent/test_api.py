@@ -1,4 +1,4 @@
-"""Consent API, and reads by outside systems: gated by consent and accounted, one row per patient per request."""
+"""Consent API, and reads by outside systems: gated by consent, accounted once per patient per request."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def _client(clinic, *, roles=(Role.CLINIC_ADMIN,), outside=None) -> Client:
         row, token = api_client_create(actor=None, name="Partner EHR", roles=list(roles))
     if outside is not None:
         recipient, purpose = outside
-        ApiClient.objects.filter(pk=row.pk).update(is_outside_system=True, recipient=recipient,
-                                                    disclosure_purpose=purpose)
+        ApiClient.objects.filter(pk=row.pk).update(
+            is_outside_system=True, recipient=recipient, disclosure_purpose=purpose
+        )
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
@@ -41,10 +42,18 @@ def _disclosures(clinic):
 
 def test_create_list_and_revoke_consent(clinic_a, patient_a, prescriber):
     api = _client(clinic_a)
-    body = {"patient": patient_a.pk, "recipients": [prescriber.pk], "purpose": "treatment",
-            "information_categories": ["medications"], "expiry_kind": "event", "expiry_event": "end of treatment",
-            "signed_on": TODAY, "signed_by": "patient", "signature_method": "electronic",
-            "signature_name": "Avery Alder"}
+    body = {
+        "patient": patient_a.pk,
+        "recipients": [prescriber.pk],
+        "purpose": "treatment",
+        "information_categories": ["medications"],
+        "expiry_kind": "event",
+        "expiry_event": "end of treatment",
+        "signed_on": TODAY,
+        "signed_by": "patient",
+        "signature_method": "electronic",
+        "signature_name": "Avery Alder",
+    }
     created = _post(api, "/api/v1/consents/", body)
     assert created.status_code == 201, created.json()
     data = created.json()
@@ -68,12 +77,22 @@ def test_create_list_and_revoke_consent(clinic_a, patient_a, prescriber):
         ({"information_categories": ["gossip"]}, "information_categories"),
     ],
 )
-def test_bad_consent_is_400_with_field_errors_and_nothing_saved(clinic_a, patient_a, prescriber, change, field):
+def test_bad_consent_is_400_with_field_errors_and_nothing_saved(
+    clinic_a, patient_a, prescriber, change, field
+):
     api = _client(clinic_a)
-    body = {"patient": patient_a.pk, "recipients": [prescriber.pk], "purpose": "treatment",
-            "information_categories": ["medications"], "expiry_kind": "date",
-            "expires_on": TODAY + datetime.timedelta(days=90), "signed_on": TODAY, "signed_by": "patient",
-            "signature_method": "wet", **change}
+    body = {
+        "patient": patient_a.pk,
+        "recipients": [prescriber.pk],
+        "purpose": "treatment",
+        "information_categories": ["medications"],
+        "expiry_kind": "date",
+        "expires_on": TODAY + datetime.timedelta(days=90),
+        "signed_on": TODAY,
+        "signed_by": "patient",
+        "signature_method": "wet",
+        **change,
+    }
     response = _post(api, "/api/v1/consents/", body)
     assert response.status_code == 400, response.json()
     assert field in response.json()["errors"]
@@ -94,14 +113,24 @@ def test_outside_client_list_shows_only_consenting_patients_and_accounts_each(cl
     also = make_patient(clinic_a, first_name="Dana", last_name="Tpo")
     revoked = make_patient(clinic_a, first_name="Evan", last_name="Revoked")
     make_patient(clinic_a, first_name="Finn", last_name="Noconsent")
-    consent_in(clinic_a, covered, recipients=[plan], purpose="payment", information_categories=["all_records"])
+    consent_in(
+        clinic_a, covered, recipients=[plan], purpose="payment", information_categories=["all_records"]
+    )
     consent_in(clinic_a, also, **tpo_fields())
-    consent_in(clinic_a, revoked, recipients=[plan], purpose="payment", information_categories=["all_records"],
-               signed_on=TODAY - datetime.timedelta(days=20))
+    consent_in(
+        clinic_a,
+        revoked,
+        recipients=[plan],
+        purpose="payment",
+        information_categories=["all_records"],
+        signed_on=TODAY - datetime.timedelta(days=20),
+    )
     with tenant_context(clinic_a):
         from patients.consent.services import consent_revoke
 
-        consent_revoke(actor=None, consent=Consent.objects.get(patient=revoked), revoked_on=TODAY, method="written")
+        consent_revoke(
+            actor=None, consent=Consent.objects.get(patient=revoked), revoked_on=TODAY, method="written"
+        )
     api = _client(clinic_a, roles=(Role.ADMISSIONS,), outside=(plan, "payment"))
     response = api.get("/api/v1/patients/?page_size=50")
     assert response.status_code == 200

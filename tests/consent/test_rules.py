@@ -29,8 +29,13 @@ def consent(**kw) -> ConsentFacts:
 
 
 def ask(consents, **kw):
-    args = {"recipient_id": PRESCRIBER, "purpose": "treatment", "information_categories": ["medications"],
-            "at": DAY, "recipient_type": "prescriber"}
+    args = {
+        "recipient_id": PRESCRIBER,
+        "purpose": "treatment",
+        "information_categories": ["medications"],
+        "at": DAY,
+        "recipient_type": "prescriber",
+    }
     args.update(kw)
     return decide(consents, **args)
 
@@ -41,28 +46,45 @@ def test_active_matching_consent_allows():
 
 
 def test_each_mismatch_is_refused_with_a_plain_reason():
-    assert ask([consent(revoked_on=datetime.date(2025, 5, 1))]).reasons == ["Consent signed Jan 1, 2025: revoked on May 1, 2025"]
+    assert ask([consent(revoked_on=datetime.date(2025, 5, 1))]).reasons == [
+        "Consent signed Jan 1, 2025: revoked on May 1, 2025"
+    ]
     assert "consent expired on Jun 1, 2025" in ask([consent(expires_on=DAY)]).reasons[0]
     assert "recipient not named" in ask([consent()], recipient_id="someone-else").reasons[0]
     assert "purpose payment not covered" in ask([consent()], purpose="payment").reasons[0]
-    assert "information not covered: diagnoses" in ask([consent()], information_categories=["diagnoses"]).reasons[0]
+    assert (
+        "information not covered: diagnoses"
+        in ask([consent()], information_categories=["diagnoses"]).reasons[0]
+    )
     assert "not signed yet" in ask([consent(signed_on=None)]).reasons[0]
     assert "not effective until" in ask([consent(signed_on=datetime.date(2025, 7, 1))]).reasons[0]
     assert ask([]).reasons == ["no consent on file for this patient"]
 
 
 def test_counseling_notes_need_their_own_consent():
-    combined = ask([consent(categories=frozenset({"counseling_notes"}))],
-                   information_categories=["counseling_notes", "medications"])
+    combined = ask(
+        [consent(categories=frozenset({"counseling_notes"}))],
+        information_categories=["counseling_notes", "medications"],
+    )
     assert not combined.allowed and "counseling notes need their own consent" in combined.reasons[0]
     # "all records" never includes counseling notes
-    assert not ask([consent(categories=frozenset({"all_records"}))], information_categories=["counseling_notes"]).allowed
-    assert ask([consent(categories=frozenset({"counseling_notes"}))], information_categories=["counseling_notes"]).allowed
+    assert not ask(
+        [consent(categories=frozenset({"all_records"}))], information_categories=["counseling_notes"]
+    ).allowed
+    assert ask(
+        [consent(categories=frozenset({"counseling_notes"}))], information_categories=["counseling_notes"]
+    ).allowed
 
 
 def test_tpo_general_designation_reaches_fitting_types_only():
-    tpo = consent(purpose="tpo", recipient_ids=frozenset(), general_designation=True,
-                  categories=frozenset({"all_records"}), expiry_kind="none", expires_on=None)
+    tpo = consent(
+        purpose="tpo",
+        recipient_ids=frozenset(),
+        general_designation=True,
+        categories=frozenset({"all_records"}),
+        expiry_kind="none",
+        expires_on=None,
+    )
     assert ask([tpo], recipient_id="plan", recipient_type="health_plan", purpose="payment").allowed
     assert ask([tpo], recipient_id="doc", recipient_type="treating_provider").allowed
     assert not ask([tpo], recipient_id="boss", recipient_type="employer").allowed
@@ -73,23 +95,47 @@ def test_tpo_general_designation_reaches_fitting_types_only():
 def test_event_expiry_counts_from_the_recorded_event():
     c = consent(expiry_kind="event", expires_on=None, expiry_event="end of treatment")
     assert ask([c]).allowed
-    ended = ask([consent(expiry_kind="event", expires_on=None, expiry_event="end of treatment",
-                         expiry_event_on=datetime.date(2025, 5, 30))])
+    ended = ask(
+        [
+            consent(
+                expiry_kind="event",
+                expires_on=None,
+                expiry_event="end of treatment",
+                expiry_event_on=datetime.date(2025, 5, 30),
+            )
+        ]
+    )
     assert not ended.allowed and "expired on May 30, 2025 (end of treatment)" in ended.reasons[0]
 
 
 def test_validate_reports_each_broken_element():
-    base = {"purpose": "treatment", "purpose_other": "", "categories": ["medications"], "information_other": "",
-            "general_designation": False, "has_named_recipients": True, "expiry_kind": "date",
-            "expires_on": datetime.date(2025, 1, 1), "expiry_event": "", "signed_on": datetime.date(2025, 2, 1)}
+    base = {
+        "purpose": "treatment",
+        "purpose_other": "",
+        "categories": ["medications"],
+        "information_other": "",
+        "general_designation": False,
+        "has_named_recipients": True,
+        "expiry_kind": "date",
+        "expires_on": datetime.date(2025, 1, 1),
+        "expiry_event": "",
+        "signed_on": datetime.date(2025, 2, 1),
+    }
     assert "expires_on" in rules.validate(**base)
-    assert "information_categories" in rules.validate(**{**base, "categories": ["counseling_notes", "diagnoses"],
-                                                          "expires_on": None, "expiry_kind": "event",
-                                                          "expiry_event": "end"})
+    assert "information_categories" in rules.validate(
+        **{
+            **base,
+            "categories": ["counseling_notes", "diagnoses"],
+            "expires_on": None,
+            "expiry_kind": "event",
+            "expiry_event": "end",
+        }
+    )
     assert "recipients" in rules.validate(**{**base, "has_named_recipients": False})
     assert "expiry_kind" in rules.validate(**{**base, "expiry_kind": "none"})
-    assert "general_designation" in rules.validate(**{**base, "general_designation": True,
-                                                       "purpose": "patient_request"})
+    assert "general_designation" in rules.validate(
+        **{**base, "general_designation": True, "purpose": "patient_request"}
+    )
 
 
 # --- properties -----------------------------------------------------------------------------------------
@@ -117,13 +163,15 @@ def consents(draw):
     )
 
 
-requests = st.fixed_dictionaries({
-    "recipient_id": recipients,
-    "recipient_type": st.sampled_from(sorted(rules.RECIPIENT_TYPES)),
-    "purpose": st.sampled_from(sorted(rules.PURPOSES)),
-    "information_categories": categories,
-    "at": dates,
-})
+requests = st.fixed_dictionaries(
+    {
+        "recipient_id": recipients,
+        "recipient_type": st.sampled_from(sorted(rules.RECIPIENT_TYPES)),
+        "purpose": st.sampled_from(sorted(rules.PURPOSES)),
+        "information_categories": categories,
+        "at": dates,
+    }
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -169,5 +217,8 @@ def test_revoking_a_consent_never_turns_a_refusal_into_an_allowance(cs, request)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(consents(), max_size=4), requests)
 def test_counseling_notes_with_anything_else_is_never_allowed(cs, request):
-    mixed = {**request, "information_categories": request["information_categories"] | {"counseling_notes", "diagnoses"}}
+    mixed = {
+        **request,
+        "information_categories": request["information_categories"] | {"counseling_notes", "diagnoses"},
+    }
     assert not decide(cs, **mixed).allowed

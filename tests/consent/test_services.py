@@ -25,8 +25,13 @@ def _counts(clinic):
 
 
 def _send(clinic, patient, recipient, **kw):
-    args = {"purpose": "treatment", "information": ["medications"], "channel": "fax",
-            "description": "Taper summary", **kw}
+    args = {
+        "purpose": "treatment",
+        "information": ["medications"],
+        "channel": "fax",
+        "description": "Taper summary",
+        **kw,
+    }
     with tenant_context(clinic):
         return services.disclose(actor=None, patient=patient, recipient=recipient, **args)
 
@@ -65,21 +70,35 @@ def test_unnamed_recipient_and_revoked_consent_are_refused(clinic_a, patient_a, 
     consent = consent_in(clinic_a, patient_a, recipients=[prescriber])
     other = recipient_in(clinic_a)
     with tenant_context(clinic_a):
-        assert "recipient not named" in services.may_disclose(
-            patient=patient_a, recipient=other, purpose="treatment", information=["medications"]).reasons[0]
+        assert (
+            "recipient not named"
+            in services.may_disclose(
+                patient=patient_a, recipient=other, purpose="treatment", information=["medications"]
+            ).reasons[0]
+        )
         services.consent_revoke(actor=None, consent=consent, revoked_on=TODAY, method="oral", reason="moved")
-        decision = services.may_disclose(patient=patient_a, recipient=prescriber, purpose="treatment",
-                                         information=["medications"])
+        decision = services.may_disclose(
+            patient=patient_a, recipient=prescriber, purpose="treatment", information=["medications"]
+        )
         assert not decision.allowed and "revoked on" in decision.reasons[0]
         # Nothing was deleted: the consent is still there with its revocation appended.
         kept = Consent.objects.get(pk=consent.pk)
-        assert kept.revoked_on == TODAY and kept.revocation_method == "oral" and kept.recipient_links.count() == 1
+        assert (
+            kept.revoked_on == TODAY
+            and kept.revocation_method == "oral"
+            and kept.recipient_links.count() == 1
+        )
 
 
 def test_gate_decides_for_the_day_asked(clinic_a, patient_a, prescriber):
     consent_in(clinic_a, patient_a, recipients=[prescriber], expires_on=TODAY + datetime.timedelta(days=5))
     with tenant_context(clinic_a):
-        ask = {"patient": patient_a, "recipient": prescriber, "purpose": "treatment", "information": ["medications"]}
+        ask = {
+            "patient": patient_a,
+            "recipient": prescriber,
+            "purpose": "treatment",
+            "information": ["medications"],
+        }
         assert services.may_disclose(**ask).allowed
         assert not services.may_disclose(**ask, at=TODAY + datetime.timedelta(days=5)).allowed
 
@@ -97,24 +116,35 @@ def test_gate_decides_for_the_day_asked(clinic_a, patient_a, prescriber):
         ({"expiry_kind": "none", "expires_on": None}, True, "expiry_kind"),
     ],
 )
-def test_bad_consent_is_refused_and_nothing_half_saved(clinic_a, patient_a, prescriber, fields, recipients, field):
+def test_bad_consent_is_refused_and_nothing_half_saved(
+    clinic_a, patient_a, prescriber, fields, recipients, field
+):
     before = _counts(clinic_a)
     with tenant_context(clinic_a), pytest.raises(ValidationError) as error:
-        services.consent_create(actor=None, patient=patient_a, fields=signed_fields(**fields),
-                                recipients=[prescriber] if recipients else [])
+        services.consent_create(
+            actor=None,
+            patient=patient_a,
+            fields=signed_fields(**fields),
+            recipients=[prescriber] if recipients else [],
+        )
     assert field in error.value.message_dict
     assert _counts(clinic_a) == before
 
 
 def test_signed_consent_is_immutable_but_a_draft_can_be_changed_then_signed(clinic_a, patient_a, prescriber):
     signed = consent_in(clinic_a, patient_a, recipients=[prescriber])
-    draft = consent_in(clinic_a, patient_a, recipients=[prescriber], signed_on=None, signed_by="", signature_method="")
+    draft = consent_in(
+        clinic_a, patient_a, recipients=[prescriber], signed_on=None, signed_by="", signature_method=""
+    )
     with tenant_context(clinic_a):
         with pytest.raises(ValidationError, match="cannot be changed"):
             services.consent_update(actor=None, consent=signed, fields={"purpose": "payment"})
         services.consent_update(actor=None, consent=draft, fields={"information_categories": ["diagnoses"]})
-        services.consent_sign(actor=None, consent=draft, fields={"signed_on": TODAY, "signed_by": "patient",
-                                                                 "signature_method": "wet"})
+        services.consent_sign(
+            actor=None,
+            consent=draft,
+            fields={"signed_on": TODAY, "signed_by": "patient", "signature_method": "wet"},
+        )
         assert Consent.objects.get(pk=draft.pk).status == "active"
         with pytest.raises(ValidationError):
             services.consent_sign(actor=None, consent=draft, fields={"signed_on": TODAY})
@@ -126,8 +156,9 @@ def test_tpo_consent_is_revoked_in_writing_only(clinic_a, patient_a):
         with pytest.raises(ValidationError, match="in writing"):
             services.consent_revoke(actor=None, consent=tpo, revoked_on=TODAY, method="oral")
         with pytest.raises(ValidationError, match="before the consent was signed"):
-            services.consent_revoke(actor=None, consent=tpo, revoked_on=TODAY - datetime.timedelta(days=400),
-                                    method="written")
+            services.consent_revoke(
+                actor=None, consent=tpo, revoked_on=TODAY - datetime.timedelta(days=400), method="written"
+            )
         services.consent_revoke(actor=None, consent=tpo, revoked_on=TODAY, method="written")
         with pytest.raises(ValidationError, match="already revoked"):
             services.consent_revoke(actor=None, consent=tpo, revoked_on=TODAY, method="written")
@@ -137,9 +168,15 @@ def test_disclosure_rows_cannot_be_changed_or_deleted(clinic_a, patient_a, presc
     consent_in(clinic_a, patient_a, recipients=[prescriber])
     row = _send(clinic_a, patient_a, prescriber)
     with tenant_context(clinic_a):
-        for sql in ("UPDATE consent_disclosure SET description = 'x' WHERE id = %s",
-                    "DELETE FROM consent_disclosure WHERE id = %s"):
-            with pytest.raises(Exception, match="append-only|permission denied"), transaction.atomic(), connection.cursor() as cur:
+        for sql in (
+            "UPDATE consent_disclosure SET description = 'x' WHERE id = %s",
+            "DELETE FROM consent_disclosure WHERE id = %s",
+        ):
+            with (
+                pytest.raises(Exception, match=r"append-only|permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cur,
+            ):
                 cur.execute(sql, [row.pk])
 
 

@@ -189,3 +189,10 @@ def test_panel_is_a_full_page_without_htmx(as_clinician, clinic_a, patient_a):
     response = as_clinician.get(url(clinic_a, f"patients/{patient_a.pk}/panel/"))
     body = response.content.decode()
     assert response.status_code == 200 and "<html" in body and "Start intake assessment" in body
+
+
+def test_form_pages_render_every_dimension(as_clinician, clinic_a, patient_a):
+    body = as_clinician.get(url(clinic_a, f"patients/{patient_a.pk}/new/")).content.decode()
+    for number in range(1, 7):
+        assert f'id="dimension-{number}"' in body
+    assert "3 · Significant" in body and "Start" not in body.split("<main")[0]

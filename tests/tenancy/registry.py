@@ -192,7 +192,7 @@ def make_inquiry_in(clinic: Clinic) -> Inquiry:
         return inquiry_create(actor=None, fields=data, benzodiazepines=benzodiazepines)
 
 
-# --- insurance (coverages, verifications, eligibility checks, authorizations) ---------------------------------
+# --- insurance (coverages, verifications, eligibility checks, authorizations) ---------------------------
 def _insurance_models():
     from patients.insurance import models
 
@@ -270,9 +270,8 @@ def make_verification_in(clinic: Clinic):
 
     coverage = _make_coverage(clinic)
     with tenant_context(clinic):
-        return verification_record(
-            actor=None, coverage=coverage, fields={"method": "phone", "iop_covered": "yes", "copay_amount": 40}
-        )
+        fields = {"method": "phone", "iop_covered": "yes", "copay_amount": 40}
+        return verification_record(actor=None, coverage=coverage, fields=fields)
 
 
 @register(

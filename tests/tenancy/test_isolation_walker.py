@@ -50,11 +50,6 @@ def _allow_list_entry(route: Route):
 
 
 @pytest.fixture
-def world(clinic_a, clinic_b) -> World:
-    return World(clinic_a, clinic_b)
-
-
-@pytest.fixture
 def intruder(world):
     """A member of clinic A with every role: the strongest person who still must not see clinic B."""
     return world.session(world.a, ALL_ROLES)

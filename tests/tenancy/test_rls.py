@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def _raw_clinic_ids(table: str) -> set[int | None]:
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT DISTINCT clinic_id FROM "{table}"')  # noqa: S608 - table names from models
+        cursor.execute(f'SELECT DISTINCT clinic_id FROM "{table}"')
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -50,7 +50,9 @@ def test_every_tenant_table_has_forced_policy():
         assert rows[table] == (True, True, 1), table
 
 
-def test_raw_sql_sees_only_current_clinic_on_every_tenant_table(clinic_a, clinic_b, staff_a, patient_a, patient_b):
+def test_raw_sql_sees_only_current_clinic_on_every_tenant_table(
+    clinic_a, clinic_b, staff_a, patient_a, patient_b
+):
     from clinic.audit.services import audit
 
     for clinic, patient in ((clinic_a, patient_a), (clinic_b, patient_b)):
@@ -80,20 +82,23 @@ def test_cannot_write_a_row_for_another_clinic(clinic_a, clinic_b, patient_b):
 def test_database_refuses_insert_for_another_clinic(clinic_a, clinic_b):
     from django.db import DatabaseError, transaction
 
-    with tenant_context(clinic_a), pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        tenant_context(clinic_a),
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(
             "INSERT INTO patients_patient (id, clinic_id, created_at, updated_at, mrn, first_name, last_name,"
             " preferred_name, date_of_birth, sex_at_birth, pronouns, phone, email, status)"
-            " VALUES (gen_random_uuid(), %s, now(), now(), 'X-1', 'a', 'b', '', '1990-01-01', 'unknown', '', '', '',"
-            " 'active')",
+            " VALUES (gen_random_uuid(), %s, now(), now(), 'X-1', 'a', 'b', '', '1990-01-01', 'unknown',"
+            " '', '', '', 'active')",
             [clinic_b.pk],
         )
 
 
 def test_tenant_context_refuses_none_and_nesting(clinic_a, clinic_b):
-    with pytest.raises(TypeError):
-        with tenant_context(None):
-            pass
-    with tenant_context(clinic_a), pytest.raises(RuntimeError):
-        with tenant_context(clinic_b):
-            pass
+    with pytest.raises(TypeError), tenant_context(None):
+        pass
+    with tenant_context(clinic_a), pytest.raises(RuntimeError), tenant_context(clinic_b):
+        pass

@@ -13,7 +13,7 @@ import pytest
 from clinic.tenancy.roles import Role, role_allows
 from tests.tenancy.registry import snapshot
 from tests.tenancy.routes import API_ROUTES, CLINIC_ROUTES, Route
-from tests.tenancy.world import World, send
+from tests.tenancy.world import send
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,6 @@ def _required_perm(route: Route):
 
 def _allowed(roles: list[str], perm) -> bool:
     return perm is None or role_allows(roles, perm)
-
-
-@pytest.fixture
-def world(clinic_a, clinic_b) -> World:
-    return World(clinic_a, clinic_b)
 
 
 @pytest.mark.parametrize("route", CLINIC_ROUTES, ids=str)

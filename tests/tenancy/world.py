@@ -19,10 +19,20 @@ _people = itertools.count(1)
 
 
 class World:
+    """Built once per test module inside an outer transaction (see tests/tenancy/conftest.py); each test
+    runs in a savepoint on top. What is made while building is cached and shared; what a test makes after
+    `freeze()` is rolled back with the test, so it is never cached."""
+
     def __init__(self, clinic_a: Clinic, clinic_b: Clinic) -> None:
         self.a = clinic_a
         self.b = clinic_b
         self._objects: dict[tuple[int, type[Model]], Model] = {}
+        self._members: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._tokens: dict[tuple[int, tuple[str, ...]], str] = {}
+        self._frozen = False
+
+    def freeze(self) -> None:
+        self._frozen = True
 
     # --- objects -------------------------------------------------------------------------------------
     def factory(self, route: Route, kwarg: str) -> ObjectFactory:
@@ -35,9 +45,12 @@ class World:
 
     def obj(self, clinic: Clinic, factory: ObjectFactory) -> Model:
         key = (clinic.pk, factory.model)
-        if key not in self._objects:
-            self._objects[key] = factory.create(clinic)
-        return self._objects[key]
+        if key in self._objects:
+            return self._objects[key]
+        made = factory.create(clinic)
+        if not self._frozen:
+            self._objects[key] = made
+        return made
 
     def prepare(self, route: Route) -> None:
         """Create the route's objects in both clinics now, before anyone snapshots a clinic."""
@@ -68,6 +81,15 @@ class World:
 
     # --- people ----------------------------------------------------------------------------------------
     def member(self, clinic: Clinic, roles: Iterable[str]) -> Any:
+        key = (clinic.pk, tuple(sorted(roles)))
+        if key not in self._members:
+            user = self._new_member(clinic, key[1])
+            if self._frozen:
+                return user
+            self._members[key] = user
+        return self._members[key]
+
+    def _new_member(self, clinic: Clinic, roles: tuple[str, ...]) -> Any:
         from clinic.accounts.models import User
 
         n = next(_people)
@@ -85,8 +107,13 @@ class World:
     def token_client(self, clinic: Clinic, roles: Iterable[str]) -> Client:
         from api.services import api_client_create
 
-        with tenant_context(clinic):
-            _, token = api_client_create(actor=None, name=f"Walker {next(_people)}", roles=list(roles))
+        key = (clinic.pk, tuple(sorted(roles)))
+        token = self._tokens.get(key)
+        if token is None:
+            with tenant_context(clinic):
+                _, token = api_client_create(actor=None, name=f"Walker {next(_people)}", roles=list(key[1]))
+            if not self._frozen:
+                self._tokens[key] = token
         return Client(raise_request_exception=True, HTTP_AUTHORIZATION=f"Bearer {token}")
 
 

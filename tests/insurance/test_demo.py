@@ -1,0 +1,19 @@
+import random
+
+import pytest
+
+from clinic.demo.insurance import seed_insurance
+from clinic.tenancy.context import tenant_context
+from patients.insurance.models import Authorization, Coverage
+from tests.conftest import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_insurance_is_idempotent(clinic_a):
+    patients = [make_patient(clinic_a, first_name=f"Demo{n}", last_name="Seed") for n in range(8)]
+    created = seed_insurance(clinic=clinic_a, actor=None, patients=patients, rng=random.Random(3))
+    assert created > 0
+    assert seed_insurance(clinic=clinic_a, actor=None, patients=patients, rng=random.Random(3)) == 0
+    with tenant_context(clinic_a):
+        assert Coverage.objects.count() == created and Authorization.objects.exists()
