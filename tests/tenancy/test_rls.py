@@ -79,22 +79,17 @@ def test_cannot_write_a_row_for_another_clinic(clinic_a, clinic_b, patient_b):
         patient_b.save()
 
 
-def test_database_refuses_insert_for_another_clinic(clinic_a, clinic_b):
+@pytest.mark.parametrize("model", tenant_models(), ids=lambda model: model._meta.label)
+def test_database_refuses_rows_of_another_clinic_on_every_tenant_table(model, clinic_a, clinic_b):
+    """Below the ORM guard: an INSERT naming clinic B, sent while clinic A is set, breaks the RLS policy."""
     from django.db import DatabaseError, transaction
 
-    with (
-        tenant_context(clinic_a),
-        pytest.raises(DatabaseError),
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(
-            "INSERT INTO patients_patient (id, clinic_id, created_at, updated_at, mrn, first_name, last_name,"
-            " preferred_name, date_of_birth, sex_at_birth, pronouns, phone, email, status)"
-            " VALUES (gen_random_uuid(), %s, now(), now(), 'X-1', 'a', 'b', '', '1990-01-01', 'unknown',"
-            " '', '', '', 'active')",
-            [clinic_b.pk],
-        )
+    with tenant_context(clinic_a), transaction.atomic():
+        cursor = connection.cursor()
+        table = connection.ops.quote_name(model._meta.db_table)
+        # Postgres applies the policy before NOT NULL and other constraints, so clinic_id alone is enough.
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            cursor.execute(f"INSERT INTO {table} (clinic_id) VALUES (%s)", [clinic_b.pk])
 
 
 def test_tenant_context_refuses_none_and_nesting(clinic_a, clinic_b):
