@@ -309,3 +309,50 @@ def test_board_query_count_is_flat(client, clinic_a, staff_a):
     assert len(hundred) == len(ten), "\n".join(
         f"{a[:90]!s:90} | {b[:90]}" for a, b in zip(ten + [""] * 5, hundred, strict=False)
     )
+
+
+# --- reviews due (the insurance sub-app's authorizations) --------------------------------------------------
+def _authorization(clinic, patient, *, review_in_days: int, number: str):
+    insurance = pytest.importorskip("patients.insurance.services")
+    today = timezone.localdate()
+    with tenant_context(clinic):
+        coverage = insurance.coverage_create(
+            actor=None,
+            patient=patient,
+            fields={
+                "payer_name": "Acme Health Plan",
+                "payer_id": "ACME1",
+                "member_id": f"ACM-{number[-6:]}",
+                "effective_from": datetime.date(today.year, 1, 1),
+                "priority": "primary",
+            },
+        )
+        return insurance.authorization_create(
+            actor=None,
+            coverage=coverage,
+            fields={
+                "level_of_care": "iop",
+                "authorization_number": number,
+                "units_authorized": 12,
+                "unit_type": "days",
+                "start_date": today - datetime.timedelta(days=5),
+                "end_date": today + datetime.timedelta(days=25),
+                "next_review_date": today + datetime.timedelta(days=review_in_days),
+            },
+        )
+
+
+def test_board_lists_reviews_due_to_roles_that_may_see_insurance(client, clinic_a, staff_a, patient_a):
+    from patients.admissions import selectors
+
+    if selectors.authorizations_review_due is None:
+        pytest.skip("the insurance sub-app does not provide authorizations_review_due")
+    other = make_patient(clinic_a, first_name="Later", last_name="Review")
+    _authorization(clinic_a, patient_a, review_in_days=3, number="UR-100001")
+    _authorization(clinic_a, other, review_in_days=20, number="UR-100002")
+    as_role(client, staff_a, Role.ADMISSIONS)
+    page = client.get(url(clinic_a)).content.decode()
+    assert "Utilization reviews due" in page and "UR-100001" in page and "UR-100002" not in page
+    assert "UR-100002" in client.get(url(clinic_a) + "?review_days=30").content.decode()
+    as_role(client, staff_a, Role.NURSE)  # may see the pipeline, not insurance
+    assert "UR-100001" not in client.get(url(clinic_a)).content.decode()
