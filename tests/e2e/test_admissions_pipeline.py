@@ -74,6 +74,7 @@ def test_inquiry_to_admitted_patient(page, artifacts_dir):
     page.locator("#id_benzo-0-drug").select_option("clonazepam")
     page.locator("#id_benzo-0-daily_dose_mg").fill("2")
     page.get_by_label("Alcohol").check()
+    page.screenshot(path=str(artifacts_dir / "admissions-new-inquiry-1200.png"), full_page=True)
     page.get_by_role("button", name="Add inquiry").click()
     page.get_by_role("heading", level=1, name="Jordan Hollyhock").wait_for()
     assert page.get_by_text("Clonazepam (Klonopin) 2 mg/day").is_visible()
@@ -137,3 +138,6 @@ def test_inquiry_to_admitted_patient(page, artifacts_dir):
     assert second["y"] > first["y"] + first["height"] - 1  # stacked, not side by side
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     page.screenshot(path=str(artifacts_dir / "admissions-board-390.png"), full_page=True)
+    page.goto(f"/c/pine-hollow/admissions/inquiries/{inquiry.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(artifacts_dir / "admissions-inquiry-390.png"), full_page=True)

@@ -39,6 +39,7 @@ def expected_nav(role: Role, clinic) -> dict[str, str]:
     expected = {"Today": reverse("clinic-dashboard", kwargs={"clinic_slug": clinic.slug})}
     optional = [
         ("Patients", Perm.PATIENT_VIEW, "patients:list"),
+        ("Admissions", Perm.INQUIRY_VIEW, "admissions:board"),
         ("Audit", Perm.AUDIT_VIEW, "audit:report"),
         ("Staff", Perm.STAFF_MANAGE, "staff:staff"),
         ("Settings", Perm.CLINIC_SETTINGS, "staff:settings"),
