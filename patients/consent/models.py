@@ -190,6 +190,7 @@ class Disclosure(TenantModel):
         MAIL = "mail", "Mail"
         API = "api", "API read by an outside system"
         PORTAL = "portal", "Portal"
+        EDI = "edi", "Electronic data interchange (X12)"
 
     append_only = True
 

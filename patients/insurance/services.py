@@ -447,17 +447,14 @@ def eligibility_check_start(
         request_text=text,
         requested_by=_user(actor),
     )
+    _disclose_to_payer(actor=actor, coverage=coverage, service_types=types)
     check.save()
     audit(
         actor=actor,
-        action=Action.DISCLOSE,
+        action=Action.CREATE,
         obj=check,
         patient=coverage.patient_id,
-        detail={
-            "sent_to": "eligibility transport",
-            "payer_id": coverage.payer_id,
-            "service_types": list(types),
-        },
+        detail={"payer_id": coverage.payer_id, "service_types": list(types)},
     )
     try:
         get_transport().send(text, trace=trace)
@@ -469,6 +466,31 @@ def eligibility_check_start(
         check.sent_at = timezone.now()
     check.save(update_fields=["status", "error_message", "sent_at", "updated_at"])
     return check
+
+
+def _disclose_to_payer(*, actor: Any, coverage: Coverage, service_types: Iterable[str]) -> None:
+    """A 270 tells the payer this person seeks substance-use treatment: a Part 2 disclosure for payment.
+
+    It goes through the consent gate like every other disclosure, and is entered in the accounting."""
+    from patients.consent.services import DisclosureRefused, disclose, recipient_for_payer
+
+    payer = recipient_for_payer(actor=actor, payer_name=coverage.payer_name, payer_id=coverage.payer_id)
+    try:
+        disclose(
+            actor=actor,
+            patient=coverage.patient,
+            recipient=payer,
+            purpose="payment",
+            information=["demographics"],
+            channel="edi",
+            description=f"Eligibility inquiry (X12 270) for service types {', '.join(service_types)}",
+        )
+    except DisclosureRefused as refused:
+        raise ValidationError(
+            f"42 CFR Part 2: no consent allows sending this inquiry to {coverage.payer_name} for payment ("
+            + "; ".join(refused.reasons)
+            + "). Record the patient's consent (a TPO consent covers payers), then try again."
+        ) from refused
 
 
 def _record_error(check: EligibilityCheck, text: str, message: str) -> EligibilityCheck:

@@ -73,3 +73,9 @@ def disclosure_in(clinic, patient) -> Disclosure:
             channel="fax",
             description="Taper summary faxed to prescriber",
         )
+
+
+def tpo_consent_in(clinic, patient) -> Consent:
+    """The single TPO consent most patients sign at admission: covers payers (e.g. eligibility inquiries)."""
+    with tenant_context(clinic):
+        return services.consent_create(actor=None, patient=patient, fields=tpo_fields(), recipients=[])

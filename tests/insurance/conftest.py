@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from clinic.tenancy.context import tenant_context
+from tests.consent.factories import tpo_consent_in
 
 SAMPLES = Path(__file__).resolve().parents[1] / "eligibility" / "samples"
 NPI = "1234567893"
@@ -77,6 +78,7 @@ def coverage_fields(**over) -> dict:
 def coverage(clinic_a, patient_a):
     from patients.insurance.services import coverage_create
 
+    tpo_consent_in(clinic_a, patient_a)  # a 270 is a Part 2 disclosure to the payer
     with tenant_context(clinic_a):
         return coverage_create(actor=None, patient=patient_a, fields=coverage_fields())
 
@@ -87,6 +89,7 @@ def dependent_coverage(clinic_a):
     from tests.conftest import make_patient
 
     child = make_patient(clinic_a, first_name="Tom", last_name="Doe", date_of_birth=dt.date(2008, 5, 5))
+    tpo_consent_in(clinic_a, child)
     with tenant_context(clinic_a):
         return coverage_create(
             actor=None,

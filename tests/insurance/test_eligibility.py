@@ -215,3 +215,33 @@ def test_poll_is_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["eligibility-responses"]
     assert entry["task"] == "patients.insurance.tasks.poll_all_eligibility_responses"
     assert entry["schedule"] == 120.0
+
+
+def test_without_a_part2_consent_the_inquiry_is_refused_and_nothing_is_sent(
+    clinic_a, profile, eligibility_folders
+):
+    from patients.consent.models import Disclosure
+    from patients.insurance.services import coverage_create
+    from tests.conftest import make_patient
+    from tests.insurance.conftest import coverage_fields
+
+    patient = make_patient(clinic_a, first_name="Nora", last_name="Noconsent")
+    with tenant_context(clinic_a):
+        coverage = coverage_create(actor=None, patient=patient, fields=coverage_fields())
+    with pytest.raises(ValidationError, match="42 CFR Part 2"):
+        start(clinic_a, coverage)
+    with tenant_context(clinic_a):
+        assert not EligibilityCheck.objects.filter(coverage=coverage).exists()
+        assert not Disclosure.objects.filter(patient=patient).exists()
+    assert not list((eligibility_folders / "outbox").glob("*.270"))
+
+
+def test_each_inquiry_is_entered_in_the_accounting_of_disclosures(clinic_a, profile, coverage):
+    from patients.consent.models import Disclosure
+
+    check = start(clinic_a, coverage)
+    with tenant_context(clinic_a):
+        rows = list(Disclosure.objects.filter(patient=coverage.patient).select_related("recipient"))
+    assert len(rows) == 1
+    assert rows[0].channel == "edi" and rows[0].purpose == "payment"
+    assert rows[0].recipient.kind == "health_plan" and check.status == EligibilityCheck.Status.SENT

@@ -190,6 +190,9 @@ def test_api_coverage_bad_input_is_problem_json(clinic_a, staff_a, patient_a, ch
 
 
 def test_api_flow_and_roles(clinic_a, staff_a, patient_a, profile):
+    from tests.consent.factories import tpo_consent_in
+
+    tpo_consent_in(clinic_a, patient_a)  # the 270 started below is a Part 2 disclosure to the payer
     client = api(staff_a[Role.ADMISSIONS], clinic_a)
     body = {**COVERAGE_POST, "is_active": True, "patient": str(patient_a.pk)}
     created = post(client, "/api/v1/coverages/", body)

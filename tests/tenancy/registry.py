@@ -283,8 +283,10 @@ def make_eligibility_check_in(clinic: Clinic):
     """A sent check (its 270 really goes through the configured transport), with the clinic's billing
     profile in place so a `start` body for the same coverage is valid."""
     from patients.insurance.services import billing_profile_save, eligibility_check_start
+    from tests.consent.factories import tpo_consent_in
 
     coverage = _make_coverage(clinic)
+    tpo_consent_in(clinic, coverage.patient)
     with tenant_context(clinic):
         if not _insurance_models().ClinicBillingProfile.objects.exists():
             billing_profile_save(
