@@ -61,7 +61,10 @@ class ClinicViewSet(viewsets.GenericViewSet):
         if not slug:
             raise exceptions.ValidationError({CLINIC_HEADER: "Name the clinic (its slug) in this header."})
         membership = (
-            Membership.objects.active().select_related("clinic").filter(user=request.user, clinic__slug=slug).first()
+            Membership.objects.active()
+            .select_related("clinic")
+            .filter(user=request.user, clinic__slug=slug)
+            .first()
         )
         if membership is None:
             raise Http404("No such clinic")
@@ -85,7 +88,9 @@ class ClinicViewSet(viewsets.GenericViewSet):
         if self.request.method in ("GET", "HEAD"):
             self.disclosure_guard(obj)
         if self.request.method == "GET":
-            audit(actor=self.request.user, action=AuditEvent.Action.VIEW, obj=obj, patient=self.patient_of(obj))
+            audit(
+                actor=self.request.user, action=AuditEvent.Action.VIEW, obj=obj, patient=self.patient_of(obj)
+            )
         return obj
 
     def get_serializer(self, *args, **kwargs):

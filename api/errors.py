@@ -32,7 +32,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         body["title"] = "Some values are not valid"
         body["detail"] = "Correct the fields listed in `errors` and send the request again."
-        body["errors"] = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        body["errors"] = (
+            response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        )
     elif isinstance(response.data, dict) and "detail" in response.data:
         body["detail"] = str(response.data["detail"])
     response.data = body

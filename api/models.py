@@ -22,7 +22,9 @@ class ApiClient(models.Model):
     roles = ArrayField(models.CharField(max_length=32, choices=ROLE_CHOICES), default=list)
     token_prefix = models.CharField(max_length=16, help_text="Shown to staff to tell tokens apart")
     token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

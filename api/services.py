@@ -16,7 +16,7 @@ from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
 from clinic.tenancy.roles import Role
 
-TOKEN_PREFIX = "sdk_"
+TOKEN_PREFIX = "sdk_"  # noqa: S105 - a public prefix that marks Stepdown tokens, not a secret
 
 
 def hash_token(token: str) -> str:
@@ -25,7 +25,7 @@ def hash_token(token: str) -> str:
 
 @transaction.atomic
 def api_client_create(*, actor, name: str, roles: Sequence[str]) -> tuple[ApiClient, str]:
-    """Create a client in the current clinic; returns it and the token, which is shown once and never stored."""
+    """Create a client in the current clinic. Returns it and the token: shown once, never stored."""
     clinic = require_clinic()
     name = name.strip()
     if not name:

@@ -19,10 +19,12 @@ if STEPDOWN_ENV not in {"development", "test", "production"}:
     raise ConfigError(f"STEPDOWN_ENV={STEPDOWN_ENV!r} must be development, test or production")
 PRODUCTION = STEPDOWN_ENV == "production"
 
-_DEV_SECRET = "dev-only-insecure-secret-key-never-use-in-production-0123456789"
+_DEV_SECRET = "dev-only-insecure-secret-key-never-use-in-production-0123456789"  # noqa: S105 - refused in production
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
 DEBUG = env_bool("DEBUG", not PRODUCTION and STEPDOWN_ENV != "test")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

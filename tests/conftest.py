@@ -19,13 +19,11 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
-    with django_db_blocker.unblock():
-        with owner_connection():
-            config = setup_databases(verbosity=0, interactive=False, keepdb=False)
+    with django_db_blocker.unblock(), owner_connection():
+        config = setup_databases(verbosity=0, interactive=False, keepdb=False)
     yield
-    with django_db_blocker.unblock():
-        with owner_connection():
-            teardown_databases(config, verbosity=0)
+    with django_db_blocker.unblock(), owner_connection():
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,9 @@ def pdf_pages_as_images(content: bytes, *, dpi: int = 40) -> list[Image.Image]:
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "doc.pdf"
         source.write_bytes(content)
-        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), str(source), str(Path(folder) / "page")], check=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", str(dpi), str(source), str(Path(folder) / "page")], check=True
+        )
         return [Image.open(path).convert("L").copy() for path in sorted(Path(folder).glob("page*.png"))]
 
 

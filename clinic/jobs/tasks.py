@@ -21,7 +21,7 @@ def heartbeat() -> float:
 
 @shared_task(name="clinic.jobs.tasks.refresh_census")
 def refresh_census(clinic_id: int) -> dict[str, int]:
-    """Count one clinic's patients by status for its dashboard. Re-runnable: it only overwrites a cache key."""
+    """Count one clinic's patients by status for its dashboard. Re-runnable: it overwrites a cache key."""
     from patients.selectors import patient_census
 
     with clinic_step(clinic_id) as clinic:

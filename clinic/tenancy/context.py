@@ -38,7 +38,9 @@ def require_clinic() -> Clinic:
 
 def _set_db_clinic(clinic_id: int | None) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [DB_SETTING, "" if clinic_id is None else str(clinic_id)])
+        cursor.execute(
+            "SELECT set_config(%s, %s, true)", [DB_SETTING, "" if clinic_id is None else str(clinic_id)]
+        )
 
 
 @contextmanager

@@ -14,7 +14,9 @@ from django_scopes import ScopedManager
 
 from clinic.tenancy.roles import ROLE_CHOICES, Perm, role_allows
 
-slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "Use 3–50 lowercase letters, digits or dashes.")
+slug_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "Use 3–50 lowercase letters, digits or dashes."
+)
 
 
 def validate_timezone(value: str) -> None:
@@ -55,7 +57,7 @@ class Membership(models.Model):
     """A person's roles in one clinic.
 
     A platform table rather than a tenant table: the clinic switcher must list every clinic of the signed-in
-    person. It is only ever read filtered by user (switcher, middleware) or by the current clinic (staff page).
+    person. It is only read filtered by user (switcher, middleware) or by the current clinic (staff page).
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

@@ -45,7 +45,9 @@ def policy_sql(model: type[Model]) -> list[str]:
     match = f"clinic_id = {CURRENT_CLINIC_SQL}"
     # Platform rows (e.g. audit events of a failed login, before any clinic is known) may be written
     # with no clinic but are never readable from a clinic's context.
-    check = f"({match} OR clinic_id IS NULL)" if getattr(model, "rls_allow_null_clinic_insert", False) else match
+    check = (
+        f"({match} OR clinic_id IS NULL)" if getattr(model, "rls_allow_null_clinic_insert", False) else match
+    )
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",

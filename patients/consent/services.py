@@ -93,7 +93,9 @@ def recipient_create(*, actor: Any, fields: Mapping[str, Any]) -> Recipient:
 def recipient_for_payer(*, actor: Any, payer_name: str, payer_id: str) -> Recipient:
     """The health plan a coverage names, as a disclosure recipient (made on first use, keyed by payer id)."""
     organization = f"Payer id {payer_id}"
-    found = Recipient.objects.filter(kind="health_plan", organization=organization).order_by("created_at").first()
+    found = (
+        Recipient.objects.filter(kind="health_plan", organization=organization).order_by("created_at").first()
+    )
     if found is not None:
         return found
     return recipient_create(

@@ -24,6 +24,8 @@ class Command(DjangoShellCommand):
         clinic = Clinic.objects.filter(slug=clinic_slug).first()
         if clinic is None:
             raise CommandError(f"No clinic with slug {clinic_slug!r}")
-        self.stdout.write(f"Working inside {clinic.name} ({clinic.slug}); changes commit when the shell exits.")
+        self.stdout.write(
+            f"Working inside {clinic.name} ({clinic.slug}); changes commit when the shell exits."
+        )
         with tenant_context(clinic):
             return super().handle(*args, **options)

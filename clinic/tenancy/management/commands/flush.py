@@ -4,7 +4,10 @@ from clinic.tenancy.maintenance import owner_connection
 
 
 class Command(DjangoFlushCommand):
-    help = DjangoFlushCommand.help + " Runs as the table-owner role (the app role may not truncate the audit trail)."
+    help = (
+        DjangoFlushCommand.help
+        + " Runs as the table-owner role (the app role may not truncate the audit trail)."
+    )
 
     def handle(self, **options):
         with owner_connection(options["database"]):
