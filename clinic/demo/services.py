@@ -3,6 +3,7 @@ created when missing, so a second run adds nothing and never overwrites what som
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from clinic.accounts.models import User
 from clinic.demo import data
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
+from clinic.tenancy.roles import Role
 from patients.models import Patient
 from patients.services import patient_create
 
@@ -26,11 +28,12 @@ class SeedResult:
     users: int = 0
     memberships: int = 0
     patients: int = 0
+    records: int = 0  # rows of the intake/record/insurance/consent/admissions demos
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # (email, role label, clinic name)
 
     @property
     def created_anything(self) -> bool:
-        return any((self.clinics, self.users, self.memberships, self.patients))
+        return any((self.clinics, self.users, self.memberships, self.patients, self.records))
 
 
 def _ensure_clinics(result: SeedResult) -> dict[str, Clinic]:
@@ -72,6 +75,35 @@ def _ensure_patients(clinic: Clinic, result: SeedResult) -> None:
             result.patients += 1
 
 
+def _member_with(clinic: Clinic, role: Role) -> User | None:
+    membership = Membership.objects.filter(clinic=clinic, roles__contains=[role.value]).select_related("user")
+    found = membership.order_by("created_at").first()
+    return found.user if found else None
+
+
+def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
+    """Each area's demo, in dependency order, acted by the member whose job it is. Each is idempotent."""
+    from clinic.demo.admissions import seed_admissions
+    from clinic.demo.consent import seed_consent
+    from clinic.demo.insurance import seed_insurance
+    from clinic.demo.intake import seed_intake
+    from clinic.demo.record import seed_record
+
+    with tenant_context(clinic):
+        patients = list(Patient.objects.order_by("mrn"))
+    rng = random.Random(f"stepdown-demo-{clinic.slug}")  # noqa: S311 - synthetic data, not security
+    steps = (
+        (seed_record, Role.NURSE),
+        (seed_consent, Role.ADMISSIONS),
+        (seed_insurance, Role.ADMISSIONS),
+        (seed_intake, Role.CLINICIAN),
+        (seed_admissions, Role.ADMISSIONS),
+    )
+    for seed, role in steps:
+        actor = _member_with(clinic, role)
+        result.records += seed(clinic=clinic, actor=actor, patients=patients, rng=rng) or 0
+
+
 def seed_demo() -> SeedResult:
     """Create the demo clinics, staff and patients that are missing. Refuses in production."""
     if settings.STEPDOWN_ENV == "production":
@@ -82,4 +114,5 @@ def seed_demo() -> SeedResult:
         _ensure_staff(clinics, result)
         for clinic in clinics.values():
             _ensure_patients(clinic, result)
+            _ensure_clinical_demo(clinic, result)
     return result

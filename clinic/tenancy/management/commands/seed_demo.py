@@ -17,7 +17,8 @@ class Command(BaseCommand):
         if result.created_anything:
             self.stdout.write(
                 f"Demo loaded: {result.clinics} clinics, {result.users} staff accounts, "
-                f"{result.memberships} memberships, {result.patients} patients created."
+                f"{result.memberships} memberships, {result.patients} patients, "
+                f"{result.records} clinical demo records created."
             )
         else:
             self.stdout.write("Demo already present; nothing added.")
