@@ -14,6 +14,7 @@ from django.http import Http404
 from rest_framework import exceptions, viewsets
 
 from api.authentication import ApiPrincipal
+from clinic.accounts.middleware import mfa_requirement_unmet
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import tenant_context
@@ -68,6 +69,12 @@ class ClinicViewSet(viewsets.GenericViewSet):
         )
         if membership is None:
             raise Http404("No such clinic")
+        if mfa_requirement_unmet(request.user, membership.clinic):
+            # The same rule as the browser: a clinic that requires MFA is closed until the person enrols.
+            raise exceptions.PermissionDenied(
+                f"{membership.clinic.name} requires two-factor authentication; "
+                "set up an authenticator app first."
+            )
         return membership.clinic, membership.allows
 
     # --- data -------------------------------------------------------------------------------------------

@@ -220,3 +220,18 @@ def test_schema_endpoint_and_docs_page_serve_without_a_cdn(client):
     for cdn in ("cdn.", "unpkg.com", "jsdelivr", "cdnjs", "googleapis"):
         assert cdn not in page, f"docs page loads from {cdn}"
     assert "swagger-ui" in page
+
+
+def test_session_api_honours_the_clinics_mfa_requirement(clinic_a, staff_a, patient_a):
+    """A clinic that requires MFA is closed over the session API too, until the person enrols."""
+    from django.test import Client
+
+    from clinic.tenancy.roles import Role
+
+    clinic_a.require_mfa = True
+    clinic_a.save(update_fields=["require_mfa"])
+    client = Client()
+    client.force_login(staff_a[Role.NURSE])
+    response = client.get("/api/v1/patients/", headers={"X-Stepdown-Clinic": clinic_a.slug})
+    assert response.status_code == 403
+    assert "two-factor" in response.json()["detail"]
