@@ -29,6 +29,31 @@ AS $$ SELECT NULLIF(current_setting('stepdown.clinic_id', true), '')::bigint $$;
 """
 
 
+# Tables whose model says `append_only = True` (the audit trail, the accounting of disclosures) get this
+# trigger after every migrate: the database refuses UPDATE and DELETE whoever asks, the owner included.
+APPEND_ONLY_TRIGGER = "stepdown_append_only"
+_APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION stepdown_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+"""
+
+
+def append_only_models() -> list[type[Model]]:
+    return [model for model in apps.get_models() if getattr(model, "append_only", False)]
+
+
+def append_only_sql(model: type[Model]) -> list[str]:
+    table = connections["default"].ops.quote_name(model._meta.db_table)
+    return [
+        f"DROP TRIGGER IF EXISTS {APPEND_ONLY_TRIGGER} ON {table}",
+        f"CREATE TRIGGER {APPEND_ONLY_TRIGGER} BEFORE UPDATE OR DELETE ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION stepdown_refuse_change()",
+    ]
+
+
 def tenant_models() -> list[type[Model]]:
     """Every concrete model whose rows belong to one clinic (TenantModel, or opted in explicitly)."""
     found = []
@@ -66,9 +91,8 @@ def grants_sql(app_role: str) -> list[str]:
         f"GRANT EXECUTE ON FUNCTION stepdown_current_clinic() TO {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON django_migrations FROM {role}",
     ]
-    for model in apps.get_models():
-        if getattr(model, "append_only", False):
-            statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(model._meta.db_table)} FROM {role}")
+    for model in append_only_models():
+        statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(model._meta.db_table)} FROM {role}")
     return statements
 
 
@@ -77,8 +101,12 @@ def apply_database_security(sender=None, using: str = "default", **kwargs) -> No
     app_role = settings.DATABASE_APP_ROLE
     with conn.cursor() as cursor:
         cursor.execute(_FUNCTION)
+        cursor.execute(_APPEND_ONLY_FUNCTION)
         for model in tenant_models():
             for statement in policy_sql(model):
+                cursor.execute(statement)
+        for model in append_only_models():
+            for statement in append_only_sql(model):
                 cursor.execute(statement)
         cursor.execute("SELECT current_user")
         owner = cursor.fetchone()[0]

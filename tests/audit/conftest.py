@@ -41,10 +41,10 @@ def as_owner_in(clinic):
 def tamper(clinic, sql: str, params: list) -> None:
     """What an attacker with the owner's password would do: switch the guard off, change, switch it on."""
     with as_owner_in(clinic) as cursor:
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER stepdown_append_only")
         cursor.execute(sql, params)
         assert cursor.rowcount == 1
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER stepdown_append_only")
 
 
 def verify(*args: str) -> tuple[bool, str]:

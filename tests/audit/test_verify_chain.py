@@ -133,10 +133,10 @@ def test_platform_chain_tampering_is_detected(clinic_a):
         # No policy lets anyone UPDATE a platform row; the owner has to switch row security off first.
         cursor.execute("BEGIN")
         cursor.execute("ALTER TABLE audit_auditevent NO FORCE ROW LEVEL SECURITY")
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER stepdown_append_only")
         cursor.execute("UPDATE audit_auditevent SET actor_label = 'c@example.org' WHERE id = %s", [first.pk])
         assert cursor.rowcount == 1
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER stepdown_append_only")
         cursor.execute("ALTER TABLE audit_auditevent FORCE ROW LEVEL SECURITY")
         cursor.execute("COMMIT")
     intact, output = verify()

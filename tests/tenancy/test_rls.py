@@ -97,3 +97,18 @@ def test_tenant_context_refuses_none_and_nesting(clinic_a, clinic_b):
         pass
     with tenant_context(clinic_a), pytest.raises(RuntimeError), tenant_context(clinic_b):
         pass
+
+
+def test_every_append_only_table_has_the_guard_trigger():
+    from clinic.tenancy.rls import APPEND_ONLY_TRIGGER, append_only_models
+
+    tables = [model._meta.db_table for model in append_only_models()]
+    assert {"audit_auditevent", "consent_disclosure"} <= set(tables)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE t.tgname = %s AND t.tgenabled = 'O'",
+            [APPEND_ONLY_TRIGGER],
+        )
+        guarded = {row[0] for row in cursor.fetchall()}
+    assert set(tables) <= guarded
