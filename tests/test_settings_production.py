@@ -74,3 +74,16 @@ def test_console_email_and_missing_hosts_are_refused():
     assert result.returncode != 0
     assert "EMAIL_BACKEND must deliver mail" in result.stderr
     assert "ALLOWED_HOSTS must list the hosts" in result.stderr
+
+
+def test_models_and_migrations_agree():
+    """A model change without its migration would pass the tests (they build the schema from migrations)
+    yet fail on deploy."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

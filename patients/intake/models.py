@@ -153,6 +153,8 @@ class IntakeAssessment(TenantModel):
 class AssessmentAmendment(TenantModel):
     """A signed change to a signed assessment: the fields it changes and their new values. Append-only."""
 
+    append_only = True  # the database refuses UPDATE/DELETE (clinic.tenancy.rls)
+
     assessment = models.ForeignKey(IntakeAssessment, on_delete=models.PROTECT, related_name="amendments")
     sequence = models.PositiveSmallIntegerField()
     changes = models.JSONField(help_text="Field name → new value (JSON-safe: dates and decimals as strings)")
