@@ -193,7 +193,7 @@ def test_amendments_themselves_are_append_only(clinic_a):
             reason="Eviction notice.",
         )
         # Two layers: the app role holds no UPDATE grant, and the trigger refuses even the owner.
-        with pytest.raises(DatabaseError, match="append-only|permission denied"), transaction.atomic():
+        with pytest.raises(DatabaseError, match=r"append-only|permission denied"), transaction.atomic():
             AssessmentAmendment.objects.filter(pk=amendment.pk).update(reason="other")
 
 
