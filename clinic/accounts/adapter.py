@@ -15,6 +15,25 @@ class StepdownAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
 
+    def pre_authenticate(self, request: HttpRequest, **credentials) -> None:
+        """A throttled attempt is refused before Django authenticates, so no `user_login_failed` signal
+        fires; it is still a failed sign-in and is audited as one."""
+        from django.core.exceptions import ValidationError
+
+        from clinic.audit.services import audit_platform_event
+
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+            audit_platform_event(
+                action="login_failed",
+                actor=None,
+                request=request,
+                detail={"email": attempted, "throttled": True},
+            )
+            raise
+
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """Enrolment that starts right after a password sign-in needs no second password prompt.
 

@@ -63,7 +63,9 @@ def test_five_failures_lock_the_account_and_are_audited(client, staff_a):
     assert "_auth_user_id" not in client.session
 
     failures = platform_audit_events("login_failed")
-    assert len(failures) == 5
+    # Five wrong passwords, then the refused (throttled) sixth attempt: every failed sign-in is audited.
+    assert len(failures) == 6
+    assert [bool(event["detail"].get("throttled")) for event in failures] == [False] * 5 + [True]
     assert {event["actor_label"] for event in failures} == {email}
     assert all(event["actor_id"] is None and "password" not in event["detail"] for event in failures)
     assert platform_audit_events("login") == []
