@@ -16,7 +16,7 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.insurance import services
 from patients.insurance.models import ClinicBillingProfile, Coverage
-from patients.models import Patient
+from patients.models import CareEpisode, Patient
 
 # Fictional payers (ids in the style of clearinghouse payer lists, not real ones).
 PAYERS = (
@@ -81,13 +81,15 @@ def seed_insurance(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], r
                     "in_network": "yes",
                 },
             )
-            if rng.random() < 0.7:
-                start = today - dt.timedelta(days=rng.randrange(0, 20))
+            # Authorizations only where the patient is in treatment, for the level they are at.
+            episode = CareEpisode.objects.filter(patient=patient, ended_on__isnull=True).first()
+            if episode is not None:
+                start = max(episode.started_on, today - dt.timedelta(days=rng.randrange(0, 20)))
                 auth = services.authorization_create(
                     actor=actor,
                     coverage=coverage,
                     fields={
-                        "level_of_care": rng.choice(["iop", "iop", "php"]),
+                        "level_of_care": episode.level,
                         "authorization_number": f"UR-{rng.randrange(100000, 999999)}",
                         "units_authorized": rng.choice([10, 12, 15]),
                         "unit_type": "days",
