@@ -14,6 +14,7 @@ from django.http import Http404
 from rest_framework import exceptions, viewsets
 
 from api.authentication import ApiPrincipal
+from api.idempotency import idempotency_begin, idempotency_finish
 from clinic.accounts.middleware import mfa_requirement_unmet
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
@@ -54,6 +55,12 @@ class ClinicViewSet(viewsets.GenericViewSet):
             raise exceptions.PermissionDenied("Your role does not allow this.")
         self.clinic = clinic
         self._tenant_stack.enter_context(tenant_context(clinic))
+        self._idempotency = idempotency_begin(request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        idempotency_finish(getattr(self, "_idempotency", None), response)
+        return response
 
     def _resolve_clinic(self, request) -> tuple[Clinic, callable]:
         if isinstance(request.user, ApiPrincipal):

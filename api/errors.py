@@ -8,6 +8,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api.idempotency import REPLAYED_HEADER, IdempotentReplay
+
 PROBLEM_TYPE = "https://stepdown.invalid/problems/"
 
 
@@ -19,6 +21,9 @@ def _as_drf(exc: Exception) -> Exception:
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, IdempotentReplay):
+        record = exc.record
+        return Response(record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
     exc = _as_drf(exc)
     response = exception_handler(exc, context)
     if response is None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from clinic.tenancy.models import Clinic
+from clinic.tenancy.models import Clinic, TenantModel
 from clinic.tenancy.roles import ROLE_CHOICES, Perm, role_allows
 from patients.consent.rules import PURPOSES
 
@@ -56,3 +56,20 @@ class ApiClient(models.Model):
 
     def allows(self, perm: Perm) -> bool:
         return self.is_active and role_allows(self.roles, perm)
+
+
+class IdempotencyKey(TenantModel):
+    """A POST answered under an `Idempotency-Key`: a client that retries (after a timeout, say) gets the
+    first answer again instead of creating a second record."""
+
+    key = models.CharField(max_length=100)
+    principal = models.CharField(max_length=64, help_text="Who sent it: user:<id> or client:<id>")
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and body")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "principal", "key"], name="idempotency_key_unique"),
+        ]
+        indexes = [models.Index(fields=["clinic", "created_at"], name="idempotency_clinic_created")]

@@ -33,3 +33,16 @@ def refresh_census(clinic_id: int) -> dict[str, int]:
 @shared_task(name="clinic.jobs.tasks.refresh_all_census")
 def refresh_all_census() -> int:
     return fan_out_to_clinics(refresh_census)
+
+
+@shared_task(name="clinic.jobs.tasks.purge_idempotency_keys")
+def purge_idempotency_keys(clinic_id: int) -> int:
+    from api.idempotency import idempotency_purge
+
+    with clinic_step(clinic_id):
+        return idempotency_purge()
+
+
+@shared_task(name="clinic.jobs.tasks.purge_all_idempotency_keys")
+def purge_all_idempotency_keys() -> int:
+    return fan_out_to_clinics(purge_idempotency_keys)
