@@ -162,11 +162,6 @@ class InquiryViewSet(
             "benzodiazepines", "stage_changes__changed_by"
         )
 
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response
-
     def partial_update(self, request, *args, **kwargs) -> Response:
         inquiry = self.get_object()
         serializer = self.get_serializer(inquiry, data=request.data, partial=True)

@@ -110,6 +110,8 @@ class ClinicViewSet(viewsets.GenericViewSet):
     def get_serializer(self, *args, **kwargs):
         if kwargs.get("many") and args and self.request is not None and self.request.method == "GET":
             rows = list(args[0])
+            # Every list read is audited here, as every single read is in get_object: no endpoint can forget.
+            self.audit_list(len(rows))
             self.disclosure_record([self.patient_of(row) for row in rows])
             args = (rows, *args[1:])
         return super().get_serializer(*args, **kwargs)

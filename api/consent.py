@@ -190,11 +190,6 @@ class ConsentViewSet(
     def refine_queryset(self, queryset):
         return queryset.prefetch_related("recipient_links")
 
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response
-
     @extend_schema(responses=RevocationSerializer, summary="Whether and how this consent can be revoked")
     @action(detail=True, methods=["get"], url_path="revoke")
     def revocation(self, request, pk=None, **kwargs) -> Response:
@@ -239,8 +234,3 @@ class DisclosureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     serializer_class = DisclosureSerializer
     filterset_class = DisclosureFilter
     action_perms = {"list": Perm.DISCLOSURE_VIEW, "retrieve": Perm.DISCLOSURE_VIEW}
-
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response

@@ -86,15 +86,7 @@ class _PartialUpdate:
         return Response(serializer.data)
 
 
-class _Listed:
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response
-
-
 class CoverageViewSet(
-    _Listed,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -166,7 +158,6 @@ class _CoverageChild:
 
 
 class VerificationViewSet(
-    _Listed,
     _CoverageChild,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -245,7 +236,6 @@ class AuthorizationFilter(CoverageChildFilter):
 
 
 class AuthorizationViewSet(
-    _Listed,
     _CoverageChild,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -318,7 +308,7 @@ class EligibilityCheckFilter(CoverageChildFilter):
 
 
 class EligibilityCheckViewSet(
-    _Listed, _CoverageChild, mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicViewSet
+    _CoverageChild, mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicViewSet
 ):
     model = EligibilityCheck
     serializer_class = EligibilityCheckSerializer

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import django_filters
 from rest_framework import mixins, serializers
-from rest_framework.response import Response
 
 from api.base import ClinicViewSet
 from clinic.tenancy.roles import Perm
@@ -68,8 +67,3 @@ class IntakeAssessmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     def refine_queryset(self, queryset):
         return queryset.prefetch_related("amendments").order_by("-assessed_on", "-created_at", "id")
-
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response

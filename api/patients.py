@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import django_filters
 from rest_framework import exceptions, mixins, serializers
-from rest_framework.response import Response
 
 from api.base import ClinicViewSet
 from clinic.tenancy.roles import Perm
@@ -116,11 +115,6 @@ class PatientViewSet(
         # One query per nested list, whatever the page size.
         return queryset.prefetch_related("external_identifiers", "contacts", "allergies")
 
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response
-
 
 class DiagnosisSerializer(serializers.ModelSerializer):
     patient = serializers.UUIDField(source="patient_id", read_only=True)
@@ -159,8 +153,3 @@ class DiagnosisViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicV
     serializer_class = DiagnosisSerializer
     filterset_class = DiagnosisFilter
     action_perms = {"list": Perm.CLINICAL_VIEW, "retrieve": Perm.CLINICAL_VIEW}
-
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        self.audit_list(len(response.data.get("results", [])))
-        return response
