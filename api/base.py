@@ -68,12 +68,7 @@ class ClinicViewSet(viewsets.GenericViewSet):
         slug = request.headers.get(CLINIC_HEADER) or request.session.get(ACTIVE_CLINIC_SESSION_KEY)
         if not slug:
             raise exceptions.ValidationError({CLINIC_HEADER: "Name the clinic (its slug) in this header."})
-        membership = (
-            Membership.objects.active()
-            .select_related("clinic")
-            .filter(user=request.user, clinic__slug=slug)
-            .first()
-        )
+        membership = Membership.objects.in_clinic(request.user, slug)
         if membership is None:
             raise Http404("No such clinic")
         if mfa_requirement_unmet(request.user, membership.clinic):

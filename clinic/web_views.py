@@ -30,7 +30,7 @@ WORKER_STALE_AFTER = 180  # seconds; beat sends a heartbeat every 60
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = list(Membership.objects.active().filter(user=request.user).select_related("clinic"))
+    memberships = list(Membership.objects.of(request.user))
     active = request.session.get(ACTIVE_CLINIC_SESSION_KEY)
     slugs = [m.clinic.slug for m in memberships]
     if active in slugs:

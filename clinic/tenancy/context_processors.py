@@ -10,7 +10,7 @@ def clinic(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     memberships = []
     if user is not None and user.is_authenticated:
-        memberships = list(Membership.objects.active().filter(user=user).select_related("clinic"))
+        memberships = list(Membership.objects.of(user))
     can = {}
     if membership is not None:
         can = {perm.name.lower(): membership.allows(perm) for perm in PERMISSIONS}

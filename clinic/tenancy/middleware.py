@@ -26,12 +26,7 @@ class ClinicMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        membership = (
-            Membership.objects.active()
-            .select_related("clinic")
-            .filter(user=request.user, clinic__slug=match["slug"])
-            .first()
-        )
+        membership = Membership.objects.in_clinic(request.user, match["slug"])
         if membership is None:
             # Not "forbidden": nothing about another clinic's existence leaks.
             raise Http404("No such clinic")

@@ -52,6 +52,14 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> MembershipQuerySet:
         return self.filter(is_active=True, clinic__is_active=True)
 
+    def of(self, user) -> MembershipQuerySet:
+        """The person's active memberships, with their clinics (switcher, home page)."""
+        return self.active().filter(user=user).select_related("clinic")
+
+    def in_clinic(self, user, clinic_slug: str) -> Membership | None:
+        """The person's membership of the clinic named in a URL or header; None for non-members."""
+        return self.of(user).filter(clinic__slug=clinic_slug).first()
+
 
 class Membership(models.Model):
     """A person's roles in one clinic.
