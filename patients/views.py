@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -103,7 +105,8 @@ def patient_edit_view(request: HttpRequest, patient_id) -> HttpResponse:
     if request.method != "POST":
         audit(actor=request.user, action=AuditEvent.Action.VIEW, obj=patient, patient=patient)
     data = request.POST if request.method == "POST" else None
-    form = PatientForm(data, instance=Patient.objects.get(pk=patient.pk))
+    # The form writes into its instance while validating; the service compares against the untouched one.
+    form = PatientForm(data, instance=copy.copy(patient))
     if request.method == "POST":
         saved = _save_form(request, form, patient)
         if saved is not None:
@@ -302,7 +305,7 @@ def _section_views(section: Section) -> dict[str, object]:
         if request.method != "POST":
             audit(actor=request.user, action=AuditEvent.Action.VIEW, obj=entry, patient=entry.patient_id)
         data = request.POST if request.method == "POST" else None
-        form = section.form(data, instance=section.model.objects.get(pk=entry.pk), patient=entry.patient)
+        form = section.form(data, instance=copy.copy(entry), patient=entry.patient)
         if request.method == "POST" and form.is_valid():
             try:
                 record_entry_update(actor=request.user, entry=entry, fields=form.cleaned_data)

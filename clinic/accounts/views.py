@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, When
@@ -179,9 +181,7 @@ def invitation_revoke_view(request: HttpRequest, invitation_id: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def clinic_settings_view(request: HttpRequest) -> HttpResponse:
     # The form edits a copy, so a rejected value never leaks into request.clinic (used by the layout).
-    form = ClinicSettingsForm(
-        request.POST or None, instance=type(request.clinic).objects.get(pk=request.clinic.pk)
-    )
+    form = ClinicSettingsForm(request.POST or None, instance=copy.copy(request.clinic))
     if request.method == "POST" and form.is_valid():
         try:
             clinic_update_settings(

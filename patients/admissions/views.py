@@ -6,6 +6,7 @@ clinic is), whatever the server's zone.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -163,7 +164,7 @@ def inquiry_edit_view(request: HttpRequest, inquiry_id) -> HttpResponse:
     if request.method != "POST":
         audit(actor=request.user, action=AuditEvent.Action.VIEW, obj=inquiry, patient=inquiry.patient_id)
     data = request.POST if request.method == "POST" else None
-    form = InquiryForm(data, instance=Inquiry.objects.get(pk=inquiry.pk), stage=inquiry.stage)
+    form = InquiryForm(data, instance=copy.copy(inquiry), stage=inquiry.stage)
     formset = BenzodiazepineFormSet(data, prefix="benzo", initial=benzodiazepine_initial(inquiry))
     if request.method == "POST":
         saved = _save_inquiry(request, form, formset, inquiry)

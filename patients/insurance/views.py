@@ -3,6 +3,8 @@ services write, every read of patient data is audited."""
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
@@ -24,7 +26,7 @@ from patients.insurance.forms import (
     UsageForm,
     VerificationForm,
 )
-from patients.insurance.models import Authorization, BenefitVerification, Coverage, EligibilityCheck
+from patients.insurance.models import Authorization, BenefitVerification, EligibilityCheck
 from patients.selectors import patient_get
 
 VIEW = AuditEvent.Action.VIEW
@@ -108,7 +110,7 @@ def coverage_detail(request: HttpRequest, coverage_id) -> HttpResponse:
 def coverage_edit(request: HttpRequest, coverage_id) -> HttpResponse:
     coverage = selectors.coverage_get(coverage_id=coverage_id)
     if request.method == "POST":
-        form = CoverageForm(request.POST, instance=Coverage.objects.get(pk=coverage.pk))
+        form = CoverageForm(request.POST, instance=copy.copy(coverage))
         saved = _save(
             form, lambda data: services.coverage_update(actor=request.user, coverage=coverage, fields=data)
         )
@@ -262,7 +264,7 @@ def _authorization_page(request: HttpRequest, auth: Authorization, usage_form: U
 def authorization_edit(request: HttpRequest, authorization_id) -> HttpResponse:
     auth = selectors.authorization_get(authorization_id=authorization_id)
     if request.method == "POST":
-        form = AuthorizationForm(request.POST, instance=Authorization.objects.get(pk=auth.pk))
+        form = AuthorizationForm(request.POST, instance=copy.copy(auth))
         saved = _save(
             form,
             lambda data: services.authorization_update(actor=request.user, authorization=auth, fields=data),
