@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "patients.intake",
     "patients.insurance",
     "patients.consent",
+    "taper",
+    "vitals",
+    "vitals.checkins",
+    "safety",
     "api",
 ]
 
@@ -189,6 +193,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stepdown <no-reply@stepdown.invalid>")
+# Where staff reach this site: links in emails sent by background jobs (no request to build them from).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 
 # --- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -248,6 +254,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "patients.insurance.tasks.poll_all_eligibility_responses",
         "schedule": 2 * 60.0,
     },
+    # Unacknowledged high/critical alerts escalate after each clinic's own delay (minutes): check every minute.
+    "safety-escalation": {"task": "safety.tasks.escalate_all_clinics", "schedule": 60.0},
+    # The safety net: missed check-ins, threshold crossings and withdrawal trends, every clinic.
+    "safety-sweep": {"task": "safety.tasks.sweep_all_clinics", "schedule": 15 * 60.0},
 }
 
 # --- Electronic eligibility (X12 270/271) ------------------------------------------------------------------

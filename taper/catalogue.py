@@ -11,7 +11,7 @@ gives 20/3 mg DE per mg); convert to Decimal only for display.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from functools import cache
@@ -278,3 +278,14 @@ def diazepam_equivalent(drug: str, mg, table: EquivalenceTable) -> EquivalentDos
         source=eq.source,
         note=eq.note,
     )
+
+
+def with_formulations(catalogue: Catalogue, extra: tuple[Formulation, ...]) -> Catalogue:
+    """The catalogue plus formulations a clinic added (e.g. a strength its pharmacy compounds)."""
+    if not extra:
+        return catalogue
+    drugs = dict(catalogue.drugs)
+    for form in extra:
+        drug = catalogue.drug(form.drug)
+        drugs[drug.name] = replace(drugs[drug.name], formulations=(*drugs[drug.name].formulations, form))
+    return replace(catalogue, drugs=drugs)

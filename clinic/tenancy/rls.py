@@ -81,7 +81,7 @@ def policy_sql(model: type[Model]) -> list[str]:
     ]
 
 
-def grants_sql(app_role: str) -> list[str]:
+def grants_sql(app_role: str, existing: set[str] | None = None) -> list[str]:
     quote = connections["default"].ops.quote_name
     role = quote(app_role)
     statements = [
@@ -92,6 +92,8 @@ def grants_sql(app_role: str) -> list[str]:
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON django_migrations FROM {role}",
     ]
     for model in append_only_models():
+        if existing is not None and model._meta.db_table not in existing:
+            continue
         statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(model._meta.db_table)} FROM {role}")
     return statements
 
@@ -102,16 +104,23 @@ def apply_database_security(sender=None, using: str = "default", **kwargs) -> No
     with conn.cursor() as cursor:
         cursor.execute(_FUNCTION)
         cursor.execute(_APPEND_ONLY_FUNCTION)
+        # A model whose table is not created yet (`migrate app 0001`, a migration still to write) has no rows
+        # to protect; the post_migrate run that creates its table secures it.
+        existing = set(conn.introspection.table_names(cursor))
         for model in tenant_models():
+            if model._meta.db_table not in existing:
+                continue
             for statement in policy_sql(model):
                 cursor.execute(statement)
         for model in append_only_models():
+            if model._meta.db_table not in existing:
+                continue
             for statement in append_only_sql(model):
                 cursor.execute(statement)
         cursor.execute("SELECT current_user")
         owner = cursor.fetchone()[0]
         if app_role and app_role != owner:
-            for statement in grants_sql(app_role):
+            for statement in grants_sql(app_role, existing):
                 cursor.execute(statement)
         else:
             log.warning("The application connects as the table owner %s: grants skipped", owner)

@@ -50,6 +50,21 @@ class Perm(StrEnum):
     CONSENT_VIEW = "consent.view"
     CONSENT_MANAGE = "consent.manage"
     DISCLOSURE_VIEW = "disclosure.view"
+    # Taper plans: the care team reads and drafts; only a psychiatrist approves, holds/slows/resumes or
+    # overrides the guideline cap; nurses (and the care team) record doses actually taken.
+    TAPER_VIEW = "taper.view"
+    TAPER_DRAFT = "taper.draft"
+    TAPER_APPROVE = "taper.approve"
+    TAPER_RECORD_DOSE = "taper.record_dose"
+    FORMULARY_MANAGE = "taper.formulary"
+    # Vitals, instruments and daily check-ins.
+    VITALS_VIEW = "vitals.view"
+    VITALS_RECORD = "vitals.record"
+    CHECKIN_MANAGE = "checkin.manage"
+    # Safety alerts.
+    ALERT_VIEW = "alert.view"
+    ALERT_ACT = "alert.act"
+    ALERT_SETTINGS = "alert.settings"
 
 
 _CARE_TEAM = frozenset({Role.CLINICIAN, Role.NURSE, Role.PSYCHIATRIST})
@@ -72,6 +87,17 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.CONSENT_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
     Perm.CONSENT_MANAGE: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
     Perm.DISCLOSURE_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.TAPER_VIEW: _CARE_TEAM,
+    Perm.TAPER_DRAFT: _CARE_TEAM,
+    Perm.TAPER_APPROVE: frozenset({Role.PSYCHIATRIST}),
+    Perm.TAPER_RECORD_DOSE: _CARE_TEAM,
+    Perm.FORMULARY_MANAGE: frozenset({Role.CLINIC_ADMIN, Role.PSYCHIATRIST}),
+    Perm.VITALS_VIEW: _CARE_TEAM,
+    Perm.VITALS_RECORD: _CARE_TEAM,
+    Perm.CHECKIN_MANAGE: _CARE_TEAM,
+    Perm.ALERT_VIEW: _CARE_TEAM,
+    Perm.ALERT_ACT: _CARE_TEAM,
+    Perm.ALERT_SETTINGS: frozenset({Role.CLINIC_ADMIN}),
 }
 
 assert set(PERMISSIONS) == set(Perm), "every permission needs a row in the table"

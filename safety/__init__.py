@@ -1,0 +1,1 @@
+"""Safety alerts: one pipeline (rules → findings → deduplicated alerts → inbox, escalation, notification)."""

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SafetyConfig(AppConfig):
+    name = "safety"
+    verbose_name = "Safety alerts"
+
+    def ready(self) -> None:
+        # Rules run when a vital, score or check-in is saved (after commit). vitals never imports safety.
+        from safety.hooks import on_clinical_fact_recorded
+        from vitals.signals import clinical_fact_recorded
+
+        clinical_fact_recorded.connect(on_clinical_fact_recorded, dispatch_uid="safety.evaluate_on_save")

@@ -1,0 +1,920 @@
+"""Taper plan writes: create, edit, propose, approve, activate, hold, slow, resume, stop, complete, doses.
+
+Every schedule comes from the pure engine; this module turns form/API input into a `TaperRequest`, turns
+engine errors into field errors, and stores the result as a new immutable version in one transaction.
+Only a psychiatrist approves, changes an active plan, or overrides the guideline cap — checked here, not
+only in the views, so the API and any future caller get the same rule. Nothing here changes a dose on
+its own: every new version is a person's decision with a written reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import audit
+from clinic.tenancy.context import require_clinic
+from clinic.tenancy.models import Membership
+from clinic.tenancy.roles import Perm
+from patients.models import Patient
+from taper.catalogue import EquivalenceTable, FormKind, Split, Status, load_catalogue
+from taper.engine import (
+    Administration,
+    Hold,
+    Phase,
+    Schedule,
+    Step,
+    Strategy,
+    TaperCapError,
+    TaperInputError,
+    TaperRequest,
+    as_decimal,
+    build_schedule,
+)
+from taper.formulary import clinic_catalogue
+from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperSettings, TaperStep
+
+# Engine field names → the form/API field that shows the error.
+_FIELD_FOR = {
+    "rate_percent": "rate_percent",
+    "interval_days": "interval_days",
+    "substitution_interval_days": "substitution_interval_days",
+    "slow_rate_percent": "slow_rate_percent",
+    "slow_below_de_mg": "slow_below_de_mg",
+    "target_de_mg": "target_de_mg",
+    "start_date": "start_date",
+    "table": "table",
+    "strategy": "strategy",
+    "available_formulations": "regimen",
+}
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """What a person chooses when building or changing a plan (strings from forms are fine)."""
+
+    regimen: Sequence[Mapping[str, Any]]  # [{drug, dose_mg, time_of_day "HH:MM" or time}]
+    start_date: datetime.date
+    rate_percent: Decimal
+    interval_days: int
+    table: str = EquivalenceTable.ASHTON.value
+    strategy: str = Strategy.DIRECT.value
+    substitution_interval_days: int | None = None
+    slow_rate_percent: Decimal | None = None
+    slow_below_de_mg: Decimal | None = None
+    target_de_mg: Decimal = Decimal(0)
+    holds: Sequence[Mapping[str, Any]] = field(default_factory=tuple)  # [{days, at_step | on_date}]
+    override_reason: str = ""
+
+
+# --- who may do what ----------------------------------------------------------------------------------------
+def actor_allows(actor: Any, perm: Perm) -> bool:
+    """The role table applied to a staff user (their membership here) or an API client (its token's roles)."""
+    if hasattr(actor, "client"):  # api.authentication.ApiPrincipal
+        return actor.allows(perm)
+    if not getattr(actor, "pk", None):
+        return False
+    membership = Membership.objects.of(actor).filter(clinic=require_clinic()).first()
+    return membership is not None and membership.allows(perm)
+
+
+def _require_psychiatrist(actor: Any, what: str) -> None:
+    if not actor_allows(actor, Perm.TAPER_APPROVE):
+        raise ValidationError(f"Only a psychiatrist may {what}.")
+
+
+# --- engine in and out --------------------------------------------------------------------------------------
+def _time(value: Any, index: int) -> datetime.time:
+    if isinstance(value, datetime.time):
+        return value
+    try:
+        return datetime.time.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError({"regimen": f"Line {index + 1}: time of day must look like 08:00."}) from None
+
+
+def _regimen(lines: Sequence[Mapping[str, Any]]) -> tuple[Administration, ...]:
+    out = []
+    for i, line in enumerate(lines):
+        drug = str(line.get("drug") or "").strip().lower()
+        raw = line.get("dose_mg")
+        if not drug:
+            raise ValidationError({"regimen": f"Line {i + 1}: choose a medication."})
+        try:
+            dose = Decimal(str(raw).strip())
+        except (InvalidOperation, ValueError):
+            raise ValidationError({"regimen": f"Line {i + 1}: the dose must be a number of mg."}) from None
+        if not dose.is_finite() or dose <= 0:
+            raise ValidationError({"regimen": f"Line {i + 1}: the dose must be more than 0 mg."})
+        out.append(Administration(drug=drug, dose_mg=dose, time_of_day=_time(line.get("time_of_day"), i)))
+    if not out:
+        raise ValidationError({"regimen": "List at least one dose the patient takes now."})
+    return tuple(out)
+
+
+def _holds(raw: Sequence[Mapping[str, Any]]) -> tuple[Hold, ...]:
+    holds = []
+    for i, h in enumerate(raw):
+        try:
+            days = int(h["days"])
+        except (KeyError, TypeError, ValueError):
+            raise ValidationError({"holds": f"Hold {i + 1}: give the number of days."}) from None
+        on_date = h.get("on_date")
+        if isinstance(on_date, str) and on_date:
+            on_date = datetime.date.fromisoformat(on_date)
+        holds.append(Hold(days=days, at_step=h.get("at_step"), on_date=on_date or None))
+    return tuple(holds)
+
+
+def _hold_json(holds: tuple[Hold, ...]) -> list[dict[str, Any]]:
+    return [
+        {"days": h.days, "at_step": h.at_step, "on_date": h.on_date.isoformat() if h.on_date else None}
+        for h in holds
+    ]
+
+
+def _engine_error(exc: TaperInputError) -> ValidationError:
+    name = exc.field.split("[")[0].split(".")[0]
+    target = _FIELD_FOR.get(name, "regimen" if name == "regimen" else "holds" if name == "holds" else None)
+    message = exc.message[:1].upper() + exc.message[1:]
+    if target is None:
+        return ValidationError(message)
+    return ValidationError({target: message})
+
+
+def _request(data: PlanInput, *, formulations: frozenset[str]) -> TaperRequest:
+    try:
+        table = EquivalenceTable(data.table)
+    except ValueError:
+        raise ValidationError({"table": "Choose an equivalence table."}) from None
+    try:
+        strategy = Strategy(data.strategy)
+    except ValueError:
+        raise ValidationError({"strategy": "Choose a strategy."}) from None
+    return TaperRequest(
+        regimen=_regimen(data.regimen),
+        start_date=data.start_date,
+        rate_percent=data.rate_percent,
+        interval_days=data.interval_days,
+        table=table,
+        strategy=strategy,
+        substitution_interval_days=data.substitution_interval_days,
+        slow_rate_percent=data.slow_rate_percent,
+        slow_below_de_mg=data.slow_below_de_mg,
+        target_de_mg=data.target_de_mg or 0,
+        holds=_holds(data.holds),
+        available_formulations=formulations,
+        override_reason=data.override_reason.strip() or None,
+    )
+
+
+def compute(data: PlanInput, *, actor: Any = None) -> tuple[TaperRequest, Schedule]:
+    """Validate and compute without saving (the builder's preview uses this too)."""
+    catalogue, formulations = clinic_catalogue()
+    request = _request(data, formulations=formulations)
+    if request.override_reason and actor is not None and not actor_allows(actor, Perm.TAPER_APPROVE):
+        raise ValidationError({"override_reason": "Only a psychiatrist may override the guideline cap."})
+    try:
+        schedule = build_schedule(request, catalogue)
+    except TaperInputError as exc:
+        raise _engine_error(exc) from None
+    except TaperCapError as exc:
+        lines = "; ".join(v.describe() for v in exc.violations)
+        raise ValidationError(
+            {
+                "rate_percent": (
+                    "These steps reduce faster than the guideline allows "
+                    f"({schedule_cap_wording()}): {lines}. Choose a slower rate or a longer interval, "
+                    "or a psychiatrist may override with a written reason."
+                )
+            }
+        ) from None
+    return request, schedule
+
+
+def schedule_cap_wording() -> str:
+    from taper.engine import guideline_cap
+
+    cap = guideline_cap()
+    return f"at most {as_decimal(cap.max_reduction_percent, 0)}% every {cap.per_days} days"
+
+
+def _s(value: Fraction) -> str:
+    return str(as_decimal(value).normalize())
+
+
+def step_row(step: Step) -> dict[str, Any]:
+    """An engine step as the JSON stored on TaperStep (Fractions → decimal strings)."""
+    doses = []
+    for d in step.doses:
+        doses.append(
+            {
+                "drug": d.drug,
+                "time": d.time_of_day.strftime("%H:%M"),
+                "mg": _s(d.mg),
+                "de_mg": _s(d.de_mg),
+                "tablets": [[fid, _s(count)] for fid, count in d.preparation.tablets],
+                "liquid": [d.preparation.liquid[0], _s(d.preparation.liquid[1])]
+                if d.preparation.liquid
+                else None,
+            }
+        )
+    dispense = [
+        {
+            "formulation_id": x.formulation_id,
+            "description": x.description,
+            "tablets": x.tablets,
+            "ml": _s(x.ml) if x.ml is not None else None,
+            "unverified": x.unverified,
+        }
+        for x in step.dispense
+    ]
+    return {
+        "phase": step.phase.value,
+        "start": step.start,
+        "end": step.end,
+        "daily_de_mg": as_decimal(step.daily_de_mg),
+        "window_reduction_percent": as_decimal(step.window_reduction_percent, 2),
+        "doses": doses,
+        "dispense": dispense,
+        "flags": list(step.flags),
+    }
+
+
+# --- saving versions ----------------------------------------------------------------------------------------
+def _regimen_json(request: TaperRequest) -> list[dict[str, str]]:
+    return [
+        {"drug": a.drug, "dose_mg": str(a.dose_mg), "time_of_day": a.time_of_day.strftime("%H:%M")}
+        for a in request.regimen
+    ]
+
+
+def _save_version(
+    *,
+    plan: TaperPlan,
+    actor: Any,
+    change: str,
+    reason: str,
+    request: TaperRequest,
+    schedule: Schedule,
+    kept_steps: Sequence[dict[str, Any]] = (),
+    effective_from: datetime.date,
+    extra_steps: Sequence[dict[str, Any]] = (),
+) -> TaperPlanVersion:
+    previous = plan.current_version
+    number = (previous.number + 1) if previous else 1
+    rows = [*kept_steps, *extra_steps, *(step_row(s) for s in schedule.steps)]
+    version = TaperPlanVersion(
+        plan=plan,
+        patient=plan.patient,
+        number=number,
+        change=change,
+        reason=reason,
+        created_by=_user(actor),
+        effective_from=effective_from,
+        table=request.table.value,
+        strategy=request.strategy.value,
+        regimen=_regimen_json(request),
+        rate_percent=Decimal(str(request.rate_percent)),
+        interval_days=request.interval_days,
+        substitution_interval_days=request.substitution_interval_days,
+        slow_rate_percent=request.slow_rate_percent,
+        slow_below_de_mg=request.slow_below_de_mg,
+        target_de_mg=Decimal(str(request.target_de_mg)),
+        holds=_hold_json(request.holds),
+        formulations=sorted(request.available_formulations or ()),
+        override_reason=request.override_reason or "",
+        baseline_de_mg=as_decimal(schedule.baseline_de_mg),
+        end_date=schedule.end_date,
+        final_de_mg=as_decimal(schedule.final_de_mg),
+        cap_wording=schedule.cap.wording[:300],
+        cap_source=schedule.cap.source[:300],
+        violations=[v.describe() for v in schedule.violations],
+        unverified=list(schedule.unverified),
+        notes=list(schedule.notes),
+    )
+    version.save()
+    TaperStep.objects.bulk_create(
+        [
+            TaperStep(clinic=plan.clinic, version=version, plan=plan, patient=plan.patient, index=i, **row)
+            for i, row in enumerate(rows, start=1)
+        ]
+    )
+    plan.current_version = version
+    plan.save(update_fields=["current_version", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        obj=version,
+        patient=plan.patient,
+        detail={"plan": str(plan.pk), "version": number, "change": change, "reason": reason},
+    )
+    return version
+
+
+def _user(actor: Any):
+    return actor if getattr(actor, "pk", None) and not hasattr(actor, "client") else None
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": f"Say why you are {what}: it is kept with the new version."})
+    return reason
+
+
+# --- plan lifecycle -----------------------------------------------------------------------------------------
+@transaction.atomic
+def plan_create(*, actor: Any, patient: Patient, data: PlanInput, reason: str = "") -> TaperPlan:
+    if not actor_allows(actor, Perm.TAPER_DRAFT):
+        raise ValidationError("Your role does not allow drafting taper plans.")
+    request, schedule = compute(data, actor=actor)
+    plan = TaperPlan(patient=patient, created_by=_user(actor))
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError:
+        raise ValidationError(
+            "This patient already has an open taper plan. Open it to change it, or stop it first."
+        ) from None
+    _save_version(
+        plan=plan,
+        actor=actor,
+        change=TaperPlanVersion.Change.CREATED,
+        reason=(reason or "").strip() or "New plan",
+        request=request,
+        schedule=schedule,
+        effective_from=request.start_date,
+    )
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        obj=plan,
+        patient=patient,
+        detail={"status": plan.status},
+    )
+    return plan
+
+
+@transaction.atomic
+def plan_edit(*, actor: Any, plan: TaperPlan, data: PlanInput, reason: str) -> TaperPlan:
+    """Change a plan that has not started. An approved plan goes back to draft: the approval was for the
+    schedule as it was."""
+    plan = _locked(plan)
+    if plan.status not in (TaperPlan.Status.DRAFT, TaperPlan.Status.PROPOSED, TaperPlan.Status.APPROVED):
+        raise ValidationError("An active plan is changed by holding, slowing or resuming it, not by editing.")
+    if not actor_allows(actor, Perm.TAPER_DRAFT):
+        raise ValidationError("Your role does not allow changing taper plans.")
+    reason = _reason(reason, "changing the plan")
+    request, schedule = compute(data, actor=actor)
+    _save_version(
+        plan=plan,
+        actor=actor,
+        change=TaperPlanVersion.Change.EDITED,
+        reason=reason,
+        request=request,
+        schedule=schedule,
+        effective_from=request.start_date,
+    )
+    previous = plan.status
+    if plan.status == TaperPlan.Status.APPROVED:
+        plan.status = TaperPlan.Status.DRAFT
+        plan.approved_by, plan.approved_at = None, None
+        plan.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=plan,
+        patient=plan.patient,
+        detail={"status": [previous, plan.status]},
+    )
+    return plan
+
+
+def _locked(plan: TaperPlan) -> TaperPlan:
+    return (
+        TaperPlan.objects.select_for_update(of=("self",))
+        .select_related("current_version", "patient")
+        .get(pk=plan.pk)
+    )
+
+
+def _transition(plan: TaperPlan, actor: Any, to: str, allowed_from: Sequence[str], message: str) -> TaperPlan:
+    if plan.status not in allowed_from:
+        raise ValidationError(message.format(status=plan.get_status_display().lower()))
+    previous = plan.status
+    plan.status = to
+    return _audit_status(plan, actor, previous)
+
+
+def _audit_status(plan: TaperPlan, actor: Any, previous: str, **detail: Any) -> TaperPlan:
+    plan.save()
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=plan,
+        patient=plan.patient,
+        detail={"status": [previous, plan.status], **detail},
+    )
+    return plan
+
+
+@transaction.atomic
+def plan_propose(*, actor: Any, plan: TaperPlan) -> TaperPlan:
+    plan = _locked(plan)
+    return _transition(
+        plan,
+        actor,
+        TaperPlan.Status.PROPOSED,
+        [TaperPlan.Status.DRAFT],
+        "Only a draft can be sent for approval.",
+    )
+
+
+@transaction.atomic
+def plan_approve(*, actor: Any, plan: TaperPlan, note: str = "") -> TaperPlan:
+    _require_psychiatrist(actor, "approve a taper plan")
+    plan = _locked(plan)
+    if plan.status not in (TaperPlan.Status.DRAFT, TaperPlan.Status.PROPOSED):
+        raise ValidationError(
+            f"This plan is {plan.get_status_display().lower()}; "
+            "only a draft or proposed plan can be approved."
+        )
+    now = timezone.now()
+    version = plan.current_version
+    TaperPlanVersion.objects.filter(pk=version.pk).update(approved_by=_user(actor), approved_at=now)
+    previous = plan.status
+    plan.status = TaperPlan.Status.APPROVED
+    plan.approved_by, plan.approved_at = _user(actor), now
+    return _audit_status(plan, actor, previous, version=version.number, note=note.strip())
+
+
+@transaction.atomic
+def plan_activate(*, actor: Any, plan: TaperPlan) -> TaperPlan:
+    plan = _locked(plan)
+    if not actor_allows(actor, Perm.TAPER_DRAFT):
+        raise ValidationError("Your role does not allow starting taper plans.")
+    plan.activated_at = timezone.now()
+    return _transition(
+        plan,
+        actor,
+        TaperPlan.Status.ACTIVE,
+        [TaperPlan.Status.APPROVED],
+        "This plan is {status}; a psychiatrist must approve it before it starts.",
+    )
+
+
+@transaction.atomic
+def plan_close(*, actor: Any, plan: TaperPlan, outcome: str, reason: str) -> TaperPlan:
+    """Stop (any open plan) or complete (an active plan) — psychiatrist only, with a reason."""
+    _require_psychiatrist(actor, "stop or complete a taper plan")
+    reason = _reason(reason, "closing the plan")
+    plan = _locked(plan)
+    if outcome == TaperPlan.Status.COMPLETED:
+        allowed = [TaperPlan.Status.ACTIVE]
+    elif outcome == TaperPlan.Status.STOPPED:
+        allowed = list(TaperPlan.OPEN_STATUSES)
+    else:
+        raise ValidationError("Choose completed or stopped.")
+    plan.closed_at, plan.closed_reason, plan.held_since = timezone.now(), reason, None
+    return _transition(plan, actor, outcome, allowed, "This plan is {status}; it cannot be closed that way.")
+
+
+# --- changing an active plan: past steps stay, the future is recomputed -------------------------------------
+def _kept_steps(
+    version: TaperPlanVersion, before: datetime.date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Steps of `version` before `before` (the one running then truncated), and the doses in effect the day
+    before `before` as a regimen. Past steps are copied verbatim."""
+    kept: list[dict[str, Any]] = []
+    in_effect: list[dict[str, Any]] | None = None
+    last_day = before - datetime.timedelta(days=1)
+    for step in version.steps.order_by("index"):
+        if step.start > last_day:
+            break
+        row = {
+            "phase": step.phase,
+            "start": step.start,
+            "end": step.end if step.end is not None and step.end <= last_day else last_day,
+            "daily_de_mg": step.daily_de_mg,
+            "window_reduction_percent": step.window_reduction_percent,
+            "doses": step.doses,
+            "dispense": step.dispense,
+            "flags": step.flags,
+        }
+        kept.append(row)
+        in_effect = step.doses
+    if in_effect is None:
+        regimen = list(version.regimen)
+    else:
+        regimen = [
+            {"drug": d["drug"], "dose_mg": d["mg"], "time_of_day": d["time"]}
+            for d in in_effect
+            if Decimal(d["mg"]) > 0
+        ]
+    return kept, regimen
+
+
+def _data_from(version: TaperPlanVersion, **changes: Any) -> PlanInput:
+    values = {
+        "regimen": version.regimen,
+        "start_date": version.effective_from,
+        "rate_percent": version.rate_percent,
+        "interval_days": version.interval_days,
+        "table": version.table,
+        "strategy": version.strategy,
+        "substitution_interval_days": version.substitution_interval_days,
+        "slow_rate_percent": version.slow_rate_percent,
+        "slow_below_de_mg": version.slow_below_de_mg,
+        "target_de_mg": version.target_de_mg,
+        "holds": (),
+        "override_reason": version.override_reason,
+    }
+    values.update(changes)
+    return PlanInput(**values)
+
+
+def _revise(
+    *,
+    actor: Any,
+    plan: TaperPlan,
+    change: str,
+    reason: str,
+    effective_from: datetime.date,
+    open_hold: bool = False,
+    **changes: Any,
+) -> TaperPlan:
+    version = plan.current_version
+    first = version.steps.order_by("index").values_list("start", flat=True).first()
+    if first is not None and effective_from < first:
+        raise ValidationError(
+            {"effective_from": f"Choose a date on or after the plan's start ({first:%d %b %Y})."}
+        )
+    kept, regimen = _kept_steps(version, effective_from)
+    if not regimen:
+        raise ValidationError(
+            "The patient is already at the end of this taper: there is nothing left to change."
+        )
+    data = _data_from(version, regimen=regimen, start_date=effective_from, **changes)
+    if open_hold:
+        # Paused until a psychiatrist resumes: one open-ended step repeating the dose in effect.
+        request, _ = compute(_data_from(version, regimen=regimen, start_date=effective_from), actor=actor)
+        hold_row = _hold_row(kept, effective_from)
+        _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from)
+        return plan
+    try:
+        request, schedule = compute(data, actor=actor)
+    except ValidationError as exc:
+        if "target_de_mg" in getattr(exc, "error_dict", {}):
+            raise ValidationError(
+                "The patient is already at the target dose: there is nothing left to reduce."
+            ) from None
+        raise
+    _save_version(
+        plan=plan,
+        actor=actor,
+        change=change,
+        reason=reason,
+        request=request,
+        schedule=schedule,
+        kept_steps=kept,
+        effective_from=effective_from,
+    )
+    return plan
+
+
+def _hold_row(kept: list[dict[str, Any]], start: datetime.date) -> dict[str, Any]:
+    current = kept[-1] if kept else None
+    if current is None:
+        raise ValidationError("The plan has not started yet: edit it instead of holding it.")
+    return {
+        "phase": Phase.HOLD.value,
+        "start": start,
+        "end": None,
+        "daily_de_mg": current["daily_de_mg"],
+        "window_reduction_percent": Decimal(0),
+        "doses": current["doses"],
+        "dispense": current["dispense"],
+        "flags": ["open_hold"],
+    }
+
+
+def _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from) -> None:
+    previous = plan.current_version
+    version = TaperPlanVersion.objects.create(
+        plan=plan,
+        patient=plan.patient,
+        number=previous.number + 1,
+        change=TaperPlanVersion.Change.HELD,
+        reason=reason,
+        created_by=_user(actor),
+        effective_from=effective_from,
+        table=previous.table,
+        strategy=previous.strategy,
+        regimen=_regimen_json(request),
+        rate_percent=previous.rate_percent,
+        interval_days=previous.interval_days,
+        substitution_interval_days=previous.substitution_interval_days,
+        slow_rate_percent=previous.slow_rate_percent,
+        slow_below_de_mg=previous.slow_below_de_mg,
+        target_de_mg=previous.target_de_mg,
+        holds=[{"days": None, "on_date": effective_from.isoformat(), "at_step": None}],
+        formulations=previous.formulations,
+        override_reason=previous.override_reason,
+        baseline_de_mg=previous.baseline_de_mg,
+        end_date=effective_from,
+        final_de_mg=hold_row["daily_de_mg"],
+        cap_wording=previous.cap_wording,
+        cap_source=previous.cap_source,
+        violations=previous.violations,
+        unverified=previous.unverified,
+        notes=["Held until a psychiatrist resumes the taper."],
+    )
+    rows = [*kept, hold_row]
+    TaperStep.objects.bulk_create(
+        [
+            TaperStep(clinic=plan.clinic, version=version, plan=plan, patient=plan.patient, index=i, **row)
+            for i, row in enumerate(rows, start=1)
+        ]
+    )
+    plan.current_version = version
+    plan.save(update_fields=["current_version", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        obj=version,
+        patient=plan.patient,
+        detail={"plan": str(plan.pk), "version": version.number, "change": "held", "reason": reason},
+    )
+
+
+def _active_for_change(plan: TaperPlan, actor: Any, what: str) -> TaperPlan:
+    _require_psychiatrist(actor, what)
+    plan = _locked(plan)
+    if plan.status != TaperPlan.Status.ACTIVE:
+        raise ValidationError(
+            f"This plan is {plan.get_status_display().lower()}; only an active plan can be changed this way."
+        )
+    return plan
+
+
+@transaction.atomic
+def plan_hold(
+    *, actor: Any, plan: TaperPlan, from_date: datetime.date, days: int | None, reason: str
+) -> TaperPlan:
+    """Pause the taper from `from_date`: for `days` (the schedule moves later by exactly that much) or,
+    with no days, until a psychiatrist resumes it."""
+    plan = _active_for_change(plan, actor, "hold a taper")
+    reason = _reason(reason, "holding the taper")
+    if plan.held_since:
+        raise ValidationError(f"The taper is already held since {plan.held_since:%d %b %Y}.")
+    if days is not None and (days < 1 or days > 365):
+        raise ValidationError(
+            {"days": "A hold lasts between 1 and 365 days (leave it empty to hold until resumed)."}
+        )
+    if days is None:
+        _revise(
+            actor=actor,
+            plan=plan,
+            change=TaperPlanVersion.Change.HELD,
+            reason=reason,
+            effective_from=from_date,
+            open_hold=True,
+        )
+        plan.held_since = from_date
+        plan.save(update_fields=["held_since", "updated_at"])
+    else:
+        _revise(
+            actor=actor,
+            plan=plan,
+            change=TaperPlanVersion.Change.HELD,
+            reason=reason,
+            effective_from=from_date,
+            holds=({"days": days, "at_step": 1},),
+        )
+    return plan
+
+
+@transaction.atomic
+def plan_resume(
+    *,
+    actor: Any,
+    plan: TaperPlan,
+    from_date: datetime.date,
+    reason: str,
+    rate_percent: Decimal | None = None,
+    interval_days: int | None = None,
+) -> TaperPlan:
+    """End an open hold: the next reduction starts on `from_date`, from the dose the patient is on."""
+    plan = _active_for_change(plan, actor, "resume a taper")
+    reason = _reason(reason, "resuming the taper")
+    if not plan.held_since:
+        raise ValidationError("The taper is not held.")
+    if from_date <= plan.held_since:
+        raise ValidationError({"effective_from": "Resume after the day the hold began."})
+    changes: dict[str, Any] = {}
+    if rate_percent is not None:
+        changes["rate_percent"] = rate_percent
+    if interval_days is not None:
+        changes["interval_days"] = interval_days
+    _revise(
+        actor=actor,
+        plan=plan,
+        change=TaperPlanVersion.Change.RESUMED,
+        reason=reason,
+        effective_from=from_date,
+        **changes,
+    )
+    plan.held_since = None
+    plan.save(update_fields=["held_since", "updated_at"])
+    return plan
+
+
+@transaction.atomic
+def plan_slow(
+    *,
+    actor: Any,
+    plan: TaperPlan,
+    from_date: datetime.date,
+    reason: str,
+    rate_percent: Decimal,
+    interval_days: int,
+) -> TaperPlan:
+    """Change the pace from `from_date` on (slower, usually); earlier steps stay as they were."""
+    plan = _active_for_change(plan, actor, "change the pace of a taper")
+    reason = _reason(reason, "changing the pace")
+    if plan.held_since:
+        raise ValidationError("The taper is held: resume it (you can choose the new pace there).")
+    _revise(
+        actor=actor,
+        plan=plan,
+        change=TaperPlanVersion.Change.SLOWED,
+        reason=reason,
+        effective_from=from_date,
+        rate_percent=rate_percent,
+        interval_days=interval_days,
+        slow_rate_percent=None,
+        slow_below_de_mg=None,
+    )
+    return plan
+
+
+# --- doses actually taken -----------------------------------------------------------------------------------
+# An entry guard against typos (e.g. 500 for 5.00), not a clinical limit: far above any oral daily dose.
+MAX_DAILY_MG_ENTRY = Decimal(1000)
+
+
+def _mg(value: Any, drug: str) -> Decimal:
+    try:
+        mg = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"mg_by_drug": f"{drug}: the amount must be a number of mg."}) from None
+    if not mg.is_finite() or mg < 0:
+        raise ValidationError({"mg_by_drug": f"{drug}: the amount cannot be negative."})
+    if mg > MAX_DAILY_MG_ENTRY:
+        raise ValidationError(
+            {"mg_by_drug": f"{drug}: {mg} mg in one day is not plausible; check the entry."}
+        )
+    return mg
+
+
+def dose_record(
+    *,
+    actor: Any,
+    plan: TaperPlan,
+    day: datetime.date,
+    source: str,
+    as_planned: bool | None = None,
+    mg_by_drug: Mapping[str, Any] | None = None,
+    note: str = "",
+    today: datetime.date | None = None,
+) -> DoseRecord:
+    """Record what the patient took on `day` (one record per plan and day; a later entry replaces an
+    earlier one, except that a patient's check-in never replaces what staff recorded)."""
+    from taper.selectors import clinic_today, step_in
+
+    with transaction.atomic():
+        if source not in DoseRecord.Source.values:
+            raise ValidationError({"source": "Unknown source."})
+        if source != DoseRecord.Source.CHECKIN and not actor_allows(actor, Perm.TAPER_RECORD_DOSE):
+            raise ValidationError("Your role does not allow recording doses.")
+        plan = TaperPlan.objects.select_related("current_version", "patient").get(pk=plan.pk)
+        if plan.status != TaperPlan.Status.ACTIVE:
+            raise ValidationError("Doses are recorded against an active plan.")
+        if day > (today or clinic_today()):
+            raise ValidationError({"day": "You cannot record a dose for a day that has not happened yet."})
+        step = step_in(plan.current_version, day)
+        if step is None:
+            raise ValidationError({"day": "That day is before the plan started."})
+        table = EquivalenceTable(plan.current_version.table)
+        catalogue = load_catalogue()
+        if as_planned:
+            amounts = {d: Decimal(v) for d, v in step.daily_mg_by_drug.items()}
+        else:
+            if not mg_by_drug:
+                raise ValidationError(
+                    {"mg_by_drug": "Enter how much the patient took, or mark it as planned."}
+                )
+            amounts = {}
+            for drug, value in mg_by_drug.items():
+                try:
+                    name = catalogue.drug(str(drug)).name
+                except TaperInputError:
+                    raise ValidationError({"mg_by_drug": f"Unknown medication {drug!r}."}) from None
+                amounts[name] = _mg(value, name)
+        de = sum(
+            (Fraction(str(mg)) * catalogue.drug(drug).de_per_mg(table) for drug, mg in amounts.items()),
+            Fraction(0),
+        )
+        existing = DoseRecord.objects.select_for_update().filter(plan=plan, day=day).first()
+        if existing and source == DoseRecord.Source.CHECKIN and existing.source != DoseRecord.Source.CHECKIN:
+            return existing
+        values = {
+            "patient": plan.patient,
+            "mg_by_drug": {d: str(mg.normalize()) for d, mg in amounts.items()},
+            "de_mg": as_decimal(de),
+            "planned_de_mg": step.daily_de_mg,
+            "as_planned": bool(as_planned) if as_planned is not None else None,
+            "source": source,
+            "recorded_by": _user(actor),
+            "note": (note or "").strip()[:500],
+        }
+        if existing:
+            before = {"mg_by_drug": existing.mg_by_drug, "source": existing.source}
+            for key, value in values.items():
+                setattr(existing, key, value)
+            existing.save()
+            record, action, detail = existing, AuditEvent.Action.UPDATE, {"before": before}
+        else:
+            record = DoseRecord.objects.create(plan=plan, day=day, **values)
+            action, detail = AuditEvent.Action.CREATE, {}
+        audit(
+            actor=actor,
+            action=action,
+            obj=record,
+            patient=plan.patient,
+            detail={"day": day.isoformat(), "mg_by_drug": values["mg_by_drug"], "source": source, **detail},
+        )
+        return record
+
+
+# --- clinic settings ----------------------------------------------------------------------------------------
+def taper_settings() -> TaperSettings:
+    settings, _ = TaperSettings.objects.get_or_create(clinic=require_clinic())
+    return settings
+
+
+@transaction.atomic
+def taper_settings_update(
+    *, actor: Any, default_table: str, default_interval_days: int, default_rate_percent: Decimal
+) -> TaperSettings:
+    try:
+        EquivalenceTable(default_table)
+    except ValueError:
+        raise ValidationError({"default_table": "Choose an equivalence table."}) from None
+    settings = taper_settings()
+    before = {"default_table": settings.default_table}
+    settings.default_table = default_table
+    settings.default_interval_days = default_interval_days
+    settings.default_rate_percent = default_rate_percent
+    settings.full_clean()
+    settings.save()
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.ADMIN,
+        obj=settings,
+        detail={"before": before, "after": {"default_table": default_table}},
+    )
+    return settings
+
+
+__all__ = [
+    "FormKind",
+    "PlanInput",
+    "Split",
+    "Status",
+    "actor_allows",
+    "compute",
+    "dose_record",
+    "plan_activate",
+    "plan_approve",
+    "plan_close",
+    "plan_create",
+    "plan_edit",
+    "plan_hold",
+    "plan_propose",
+    "plan_resume",
+    "plan_slow",
+    "step_row",
+    "taper_settings",
+    "taper_settings_update",
+]

@@ -1,0 +1,251 @@
+"""Plan lifecycle through the services: versions, approval rules, holds, resume, pace, and doses."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from clinic.audit.models import AuditEvent
+from taper import selectors, services
+from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
+from tests.taper_plans.conftest import START, plan_input
+
+pytestmark = pytest.mark.django_db
+D = datetime.timedelta
+
+
+def _active_plan(patient, psychiatrist, **changes) -> TaperPlan:
+    plan = services.plan_create(actor=psychiatrist, patient=patient, data=plan_input(**changes))
+    services.plan_approve(actor=psychiatrist, plan=plan)
+    return services.plan_activate(actor=psychiatrist, plan=plan)
+
+
+def test_create_stores_version_and_steps(in_a, patient_a, clinician_a):
+    plan = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    version = plan.current_version
+    assert plan.status == TaperPlan.Status.DRAFT and version.number == 1
+    steps = list(version.steps.order_by("index"))
+    assert steps[0].start == START and steps[-1].end is None and steps[-1].daily_de_mg == 0
+    assert all(a.daily_de_mg >= b.daily_de_mg for a, b in itertools.pairwise(steps))
+    assert version.baseline_de_mg == Decimal(20)
+    assert AuditEvent.objects.filter(object_id=str(version.pk), action="create").exists()
+
+
+def test_only_psychiatrist_approves(in_a, patient_a, clinician_a, nurse_a, psychiatrist_a):
+    plan = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    services.plan_propose(actor=clinician_a, plan=plan)
+    for who in (clinician_a, nurse_a):
+        with pytest.raises(ValidationError, match="Only a psychiatrist"):
+            services.plan_approve(actor=who, plan=plan)
+    plan.refresh_from_db()
+    assert plan.status == TaperPlan.Status.PROPOSED
+    services.plan_approve(actor=psychiatrist_a, plan=plan)
+    plan.refresh_from_db()
+    assert plan.status == TaperPlan.Status.APPROVED and plan.approved_by == psychiatrist_a
+    assert plan.current_version.approved_by == psychiatrist_a
+
+
+def test_cap_refused_and_override_only_by_psychiatrist(in_a, patient_a, clinician_a, psychiatrist_a):
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input(rate_percent=Decimal(50)))
+    assert "rate_percent" in err.value.message_dict
+    assert TaperPlan.objects.count() == 0
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(
+            actor=clinician_a,
+            patient=patient_a,
+            data=plan_input(rate_percent=Decimal(50), override_reason="fast"),
+        )
+    assert "override_reason" in err.value.message_dict
+    plan = services.plan_create(
+        actor=psychiatrist_a,
+        patient=patient_a,
+        data=plan_input(
+            rate_percent=Decimal(50), override_reason="Patient request after informed discussion"
+        ),
+    )
+    assert plan.current_version.violations
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"regimen": [{"drug": "diazepam", "dose_mg": "0", "time_of_day": "08:00"}]}, "regimen"),
+        ({"regimen": [{"drug": "diazepam", "dose_mg": "-5", "time_of_day": "08:00"}]}, "regimen"),
+        ({"regimen": [{"drug": "unobtainium", "dose_mg": "5", "time_of_day": "08:00"}]}, "regimen"),
+        ({"regimen": [{"drug": "diazepam", "dose_mg": "abc", "time_of_day": "08:00"}]}, "regimen"),
+        ({"regimen": [{"drug": "diazepam", "dose_mg": "5", "time_of_day": "25:00"}]}, "regimen"),
+        ({"regimen": []}, "regimen"),
+        ({"rate_percent": Decimal(150)}, "rate_percent"),
+        ({"rate_percent": Decimal(0)}, "rate_percent"),
+        ({"interval_days": 0}, "interval_days"),
+        ({"table": "nonsense"}, "table"),
+        ({"target_de_mg": Decimal(25)}, "target_de_mg"),
+    ],
+)
+def test_bad_input_is_a_field_error_and_saves_nothing(in_a, patient_a, clinician_a, changes, field):
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input(**changes))
+    assert field in err.value.message_dict, err.value.message_dict
+    assert TaperPlan.objects.count() == TaperPlanVersion.objects.count() == TaperStep.objects.count() == 0
+
+
+def test_unstocked_formulation_refused(in_a, patient_a, clinician_a, psychiatrist_a):
+    from taper.formulary import formulary_set_stocked
+
+    for fid in (
+        "alprazolam:tablet:0.5mg",
+        "alprazolam:tablet:1mg",
+        "alprazolam:tablet:2mg",
+        "alprazolam:liquid:1mg_per_ml",
+    ):
+        formulary_set_stocked(actor=psychiatrist_a, formulation_id=fid, stocked=False)
+    data = plan_input(regimen=[{"drug": "alprazolam", "dose_mg": "0.5", "time_of_day": "08:00"}])
+    # 0.5 mg can still be made from two 0.25 mg tablets; 0.3 mg cannot be made at all.
+    services.compute(data)
+    bad = plan_input(regimen=[{"drug": "alprazolam", "dose_mg": "0.3", "time_of_day": "08:00"}])
+    with pytest.raises(ValidationError) as err:
+        services.compute(bad)
+    assert "cannot be made" in str(err.value.message_dict["regimen"])
+
+
+def test_one_open_plan_per_patient(in_a, patient_a, clinician_a):
+    services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    with pytest.raises(ValidationError, match="already has an open taper plan"):
+        services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    assert TaperPlan.objects.count() == 1
+
+
+def test_edit_after_approval_needs_approval_again(in_a, patient_a, clinician_a, psychiatrist_a):
+    plan = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    services.plan_approve(actor=psychiatrist_a, plan=plan)
+    services.plan_edit(
+        actor=clinician_a, plan=plan, data=plan_input(rate_percent=Decimal(5)), reason="gentler"
+    )
+    plan.refresh_from_db()
+    assert plan.status == TaperPlan.Status.DRAFT and plan.approved_by is None
+    assert [v.number for v in plan.versions.all()] == [2, 1]
+    assert plan.versions.get(number=1).approved_by == psychiatrist_a  # the old version stays as approved
+
+
+def test_open_hold_then_resume_keeps_the_past(in_a, patient_a, psychiatrist_a):
+    plan = _active_plan(patient_a, psychiatrist_a)
+    v1_steps = list(plan.current_version.steps.order_by("index"))
+    hold_day = START + D(days=30)
+    services.plan_hold(
+        actor=psychiatrist_a, plan=plan, from_date=hold_day, days=None, reason="Rebound anxiety"
+    )
+    plan.refresh_from_db()
+    assert plan.held_since == hold_day
+    held = list(plan.current_version.steps.order_by("index"))
+    assert held[-1].phase == "hold" and held[-1].end is None and held[-1].start == hold_day
+    # Past steps are identical; the one running is cut the day before the hold.
+    for old, new in zip(v1_steps, held[:-1], strict=False):
+        assert (old.start, old.daily_de_mg, old.doses) == (new.start, new.daily_de_mg, new.doses)
+    assert held[-2].end == hold_day - D(days=1)
+    assert held[-1].daily_de_mg == held[-2].daily_de_mg
+
+    resume_day = hold_day + D(days=21)
+    services.plan_resume(actor=psychiatrist_a, plan=plan, from_date=resume_day, reason="Settled")
+    plan.refresh_from_db()
+    steps = list(plan.current_version.steps.order_by("index"))
+    assert plan.held_since is None and plan.current_version.number == 3
+    hold_step = next(s for s in steps if s.phase == "hold")
+    assert hold_step.start == hold_day and hold_step.end == resume_day - D(days=1)
+    after = [s for s in steps if s.start >= resume_day]
+    assert after[0].start == resume_day and after[0].daily_de_mg < hold_step.daily_de_mg
+    assert steps[-1].daily_de_mg == 0
+    days = [s.start for s in steps]
+    assert all((b - a).days >= 1 for a, b in itertools.pairwise(days))
+    for a, b in itertools.pairwise(steps):  # no date skipped
+        assert a.end + D(days=1) == b.start
+
+
+def test_fixed_hold_extends_schedule_by_its_length(in_a, patient_a, psychiatrist_a):
+    plan = _active_plan(patient_a, psychiatrist_a)
+    before = plan.current_version.end_date
+    services.plan_hold(actor=psychiatrist_a, plan=plan, from_date=START + D(days=14), days=10, reason="Exams")
+    plan.refresh_from_db()
+    assert plan.current_version.end_date == before + D(days=10)
+
+
+def test_slow_changes_only_future(in_a, patient_a, psychiatrist_a, nurse_a):
+    plan = _active_plan(patient_a, psychiatrist_a)
+    with pytest.raises(ValidationError, match="Only a psychiatrist"):
+        services.plan_slow(
+            actor=nurse_a,
+            plan=plan,
+            from_date=START + D(days=28),
+            reason="x",
+            rate_percent=Decimal(5),
+            interval_days=21,
+        )
+    before = plan.current_version.end_date
+    services.plan_slow(
+        actor=psychiatrist_a,
+        plan=plan,
+        from_date=START + D(days=28),
+        reason="Struggling",
+        rate_percent=Decimal(5),
+        interval_days=21,
+    )
+    plan.refresh_from_db()
+    assert plan.current_version.change == "slowed" and plan.current_version.end_date > before
+    assert plan.current_version.steps.get(index=1).start == START
+
+
+def test_dose_record_planned_and_actual(in_a, patient_a, psychiatrist_a, nurse_a):
+    plan = _active_plan(patient_a, psychiatrist_a)
+    day = START + D(days=1)
+    record = services.dose_record(
+        actor=nurse_a, plan=plan, day=day, source="nurse", as_planned=True, today=day
+    )
+    step = selectors.step_on(patient=patient_a, day=day)
+    assert record.de_mg == step.daily_de_mg == record.planned_de_mg
+    # A later entry the same day replaces it (audited), a check-in never replaces staff's entry.
+    services.dose_record(
+        actor=nurse_a, plan=plan, day=day, source="nurse", mg_by_drug={"diazepam": "20"}, today=day
+    )
+    kept = services.dose_record(
+        actor=None, plan=plan, day=day, source="checkin", mg_by_drug={"diazepam": "5"}, today=day
+    )
+    assert kept.de_mg == Decimal(20) and DoseRecord.objects.count() == 1
+    with pytest.raises(ValidationError):
+        services.dose_record(
+            actor=nurse_a, plan=plan, day=day + D(days=5), source="nurse", as_planned=True, today=day
+        )
+    with pytest.raises(ValidationError):
+        services.dose_record(
+            actor=nurse_a, plan=plan, day=day, source="nurse", mg_by_drug={"diazepam": "-1"}, today=day
+        )
+    with pytest.raises(ValidationError):
+        services.dose_record(
+            actor=nurse_a, plan=plan, day=day, source="nurse", mg_by_drug={"kryptonite": "1"}, today=day
+        )
+
+
+def test_step_on_and_step_dates(in_a, patient_a, psychiatrist_a):
+    assert selectors.step_on(patient=patient_a, day=START) is None
+    plan = _active_plan(patient_a, psychiatrist_a)
+    assert selectors.step_on(patient=patient_a, day=START - D(days=1)) is None
+    assert selectors.step_on(patient=patient_a, day=START + D(days=15)).index == 2
+    far = selectors.step_on(patient=patient_a, day=START + D(days=3650))
+    assert far.end is None and far.daily_de_mg == 0
+    dates = selectors.step_dates(patient=patient_a)
+    assert dates[0] == START and dates == sorted(dates)
+    assert plan.status == "active"
+
+
+def test_review_queue(in_a, patient_a, clinic_a, clinician_a, psychiatrist_a):
+    from tests.conftest import make_patient
+
+    proposed = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    services.plan_propose(actor=clinician_a, plan=proposed)
+    other = make_patient(clinic_a, first_name="Other")
+    _active_plan(other, psychiatrist_a)
+    items = selectors.review_queue(today=START + D(days=10))
+    assert [i.reason for i in items] == ["awaiting_approval", "step_due"]
