@@ -3,10 +3,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.admissions import InquiryViewSet
+from api.alerts import AlertViewSet
+from api.checkins import CheckInViewSet
 from api.consent import ConsentViewSet, DisclosureViewSet, RecipientViewSet
 from api.insurance import AuthorizationViewSet, CoverageViewSet, EligibilityCheckViewSet, VerificationViewSet
 from api.intake import IntakeAssessmentViewSet
 from api.patients import DiagnosisViewSet, PatientViewSet
+from api.taper import DoseRecordViewSet, TaperPlanViewSet, TaperStepViewSet, TaperVersionViewSet
+from api.vitals import InstrumentResultViewSet, VitalReadingViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -21,6 +25,14 @@ router.register("eligibility-checks", EligibilityCheckViewSet, basename="eligibi
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("recipients", RecipientViewSet, basename="recipient")
 router.register("disclosures", DisclosureViewSet, basename="disclosure")
+router.register("vital-readings", VitalReadingViewSet, basename="vital-reading")
+router.register("instrument-results", InstrumentResultViewSet, basename="instrument-result")
+router.register("checkins", CheckInViewSet, basename="checkin")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("taper-plans", TaperPlanViewSet, basename="taper-plan")
+router.register("taper-versions", TaperVersionViewSet, basename="taper-version")
+router.register("taper-steps", TaperStepViewSet, basename="taper-step")
+router.register("dose-records", DoseRecordViewSet, basename="dose-record")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),

@@ -227,6 +227,10 @@ SPECTACULAR_SETTINGS = {
         "AsamRiskRatingEnum": "patients.intake.models.RATING_CHOICES",
         "LevelOfCareEnum": "patients.levels_of_care.CHOICES",
         "YesNoUnknownEnum": "patients.insurance.models.YesNoUnknown",
+        "TaperPlanStatusEnum": "taper.models.TaperPlan.Status",
+        "DoseRecordSourceEnum": "taper.models.DoseRecord.Source",
+        "AlertStatusEnum": "safety.models.Alert.Status",
+        "VitalsApiSourceEnum": "api.vitals.API_SOURCES",
     },
 }
 
@@ -254,7 +258,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "patients.insurance.tasks.poll_all_eligibility_responses",
         "schedule": 2 * 60.0,
     },
-    # Unacknowledged high/critical alerts escalate after each clinic's own delay (minutes): check every minute.
+    # Unacknowledged high/critical alerts escalate after each clinic's own delay: check every minute.
     "safety-escalation": {"task": "safety.tasks.escalate_all_clinics", "schedule": 60.0},
     # The safety net: missed check-ins, threshold crossings and withdrawal trends, every clinic.
     "safety-sweep": {"task": "safety.tasks.sweep_all_clinics", "schedule": 15 * 60.0},

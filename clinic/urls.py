@@ -10,6 +10,10 @@ clinic_patterns = [
     path("intake/", include("patients.intake.urls")),
     path("insurance/", include("patients.insurance.urls")),
     path("consent/", include("patients.consent.urls")),
+    path("checkins/", include("vitals.checkins.urls")),
+    path("vitals/", include("vitals.urls")),
+    path("taper/", include("taper.urls")),
+    path("alerts/", include("safety.urls")),
     path("audit/", include("clinic.audit.urls")),
     path("admin/", include("clinic.accounts.urls")),
 ]
@@ -20,6 +24,7 @@ urlpatterns = [
     path("session/idle", web_views.session_idle, name="session-idle"),
     path("accounts/", include("allauth.urls")),
     path("invite/", include("clinic.accounts.invite_urls")),
+    path("checkin/", include("vitals.checkins.public_urls")),
     path("c/<slug:clinic_slug>/", include(clinic_patterns)),
     path("api/", include("api.urls")),
 ]

@@ -121,6 +121,10 @@ PANELS = (
     ("intake:patient-panel", Perm.CLINICAL_VIEW, "Intake assessment"),
     ("insurance:patient-panel", Perm.INSURANCE_VIEW, "Insurance"),
     ("consent:patient-panel", Perm.CONSENT_VIEW, "Consent"),
+    ("vitals:patient-panel", Perm.VITALS_VIEW, "Vitals & scores"),
+    ("taper:patient-panel", Perm.TAPER_VIEW, "Taper plan"),
+    ("checkins:patient-panel", Perm.VITALS_VIEW, "Daily check-ins"),
+    ("safety:patient-panel", Perm.ALERT_VIEW, "Safety alerts"),
 )
 
 

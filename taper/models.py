@@ -224,7 +224,7 @@ class TaperStep(TenantModel):
         totals: dict[str, Decimal] = {}
         for dose in self.doses:
             totals[dose["drug"]] = totals.get(dose["drug"], Decimal(0)) + Decimal(dose["mg"])
-        return {drug: str(mg.normalize()) for drug, mg in totals.items()}
+        return {drug: f"{mg.normalize():f}" for drug, mg in totals.items()}  # "10", not "1E+1"
 
 
 class DoseRecord(TenantModel):

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -81,7 +82,7 @@ def actor_allows(actor: Any, perm: Perm) -> bool:
     """The role table applied to a staff user (their membership here) or an API client (its token's roles)."""
     if hasattr(actor, "client"):  # api.authentication.ApiPrincipal
         return actor.allows(perm)
-    if not getattr(actor, "pk", None):
+    if _user(actor) is None:
         return False
     membership = Membership.objects.of(actor).filter(clinic=require_clinic()).first()
     return membership is not None and membership.allows(perm)
@@ -177,12 +178,25 @@ def _request(data: PlanInput, *, formulations: frozenset[str]) -> TaperRequest:
     )
 
 
-def compute(data: PlanInput, *, actor: Any = None) -> tuple[TaperRequest, Schedule]:
-    """Validate and compute without saving (the builder's preview uses this too)."""
+def compute(
+    data: PlanInput, *, actor: Any = None, expected_table: str | None = None
+) -> tuple[TaperRequest, Schedule]:
+    """Validate and compute without saving (the builder's preview uses this too).
+
+    `expected_table` is the table a non-psychiatrist may use (the clinic default unless the plan already
+    has one a psychiatrist chose)."""
     catalogue, formulations = clinic_catalogue()
     request = _request(data, formulations=formulations)
     if request.override_reason and actor is not None and not actor_allows(actor, Perm.TAPER_APPROVE):
         raise ValidationError({"override_reason": "Only a psychiatrist may override the guideline cap."})
+    if (
+        actor is not None
+        and request.table.value != (expected_table or taper_settings().default_table)
+        and not actor_allows(actor, Perm.TAPER_APPROVE)
+    ):
+        raise ValidationError(
+            {"table": "Only a psychiatrist may choose another equivalence table than the clinic's default."}
+        )
     try:
         schedule = build_schedule(request, catalogue)
     except TaperInputError as exc:
@@ -209,7 +223,7 @@ def schedule_cap_wording() -> str:
 
 
 def _s(value: Fraction) -> str:
-    return str(as_decimal(value).normalize())
+    return f"{as_decimal(value).normalize():f}"  # "10", not "1E+1"
 
 
 def step_row(step: Step) -> dict[str, Any]:
@@ -258,22 +272,50 @@ def _regimen_json(request: TaperRequest) -> list[dict[str, str]]:
     ]
 
 
-def _save_version(
+def _input_fields(request: TaperRequest) -> dict[str, Any]:
+    return {
+        "table": request.table.value,
+        "strategy": request.strategy.value,
+        "regimen": _regimen_json(request),
+        "rate_percent": Decimal(str(request.rate_percent)),
+        "interval_days": request.interval_days,
+        "substitution_interval_days": request.substitution_interval_days,
+        "slow_rate_percent": request.slow_rate_percent,
+        "slow_below_de_mg": request.slow_below_de_mg,
+        "target_de_mg": Decimal(str(request.target_de_mg)),
+        "holds": _hold_json(request.holds),
+        "formulations": sorted(request.available_formulations or ()),
+        "override_reason": request.override_reason or "",
+    }
+
+
+def _summary_fields(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "baseline_de_mg": as_decimal(schedule.baseline_de_mg),
+        "end_date": schedule.end_date,
+        "final_de_mg": as_decimal(schedule.final_de_mg),
+        "cap_wording": schedule.cap.wording[:300],
+        "cap_source": schedule.cap.source[:300],
+        "violations": [v.describe() for v in schedule.violations],
+        "unverified": list(schedule.unverified),
+        "notes": list(schedule.notes),
+    }
+
+
+def _store_version(
     *,
     plan: TaperPlan,
     actor: Any,
     change: str,
     reason: str,
-    request: TaperRequest,
-    schedule: Schedule,
-    kept_steps: Sequence[dict[str, Any]] = (),
     effective_from: datetime.date,
-    extra_steps: Sequence[dict[str, Any]] = (),
+    fields: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
 ) -> TaperPlanVersion:
+    """Save a new version with its steps and make it the plan's current one (the caller's transaction)."""
     previous = plan.current_version
     number = (previous.number + 1) if previous else 1
-    rows = [*kept_steps, *extra_steps, *(step_row(s) for s in schedule.steps)]
-    version = TaperPlanVersion(
+    version = TaperPlanVersion.objects.create(
         plan=plan,
         patient=plan.patient,
         number=number,
@@ -281,28 +323,8 @@ def _save_version(
         reason=reason,
         created_by=_user(actor),
         effective_from=effective_from,
-        table=request.table.value,
-        strategy=request.strategy.value,
-        regimen=_regimen_json(request),
-        rate_percent=Decimal(str(request.rate_percent)),
-        interval_days=request.interval_days,
-        substitution_interval_days=request.substitution_interval_days,
-        slow_rate_percent=request.slow_rate_percent,
-        slow_below_de_mg=request.slow_below_de_mg,
-        target_de_mg=Decimal(str(request.target_de_mg)),
-        holds=_hold_json(request.holds),
-        formulations=sorted(request.available_formulations or ()),
-        override_reason=request.override_reason or "",
-        baseline_de_mg=as_decimal(schedule.baseline_de_mg),
-        end_date=schedule.end_date,
-        final_de_mg=as_decimal(schedule.final_de_mg),
-        cap_wording=schedule.cap.wording[:300],
-        cap_source=schedule.cap.source[:300],
-        violations=[v.describe() for v in schedule.violations],
-        unverified=list(schedule.unverified),
-        notes=list(schedule.notes),
+        **fields,
     )
-    version.save()
     TaperStep.objects.bulk_create(
         [
             TaperStep(clinic=plan.clinic, version=version, plan=plan, patient=plan.patient, index=i, **row)
@@ -321,8 +343,31 @@ def _save_version(
     return version
 
 
+def _save_version(
+    *,
+    plan: TaperPlan,
+    actor: Any,
+    change: str,
+    reason: str,
+    request: TaperRequest,
+    schedule: Schedule,
+    kept_steps: Sequence[dict[str, Any]] = (),
+    effective_from: datetime.date,
+) -> TaperPlanVersion:
+    return _store_version(
+        plan=plan,
+        actor=actor,
+        change=change,
+        reason=reason,
+        effective_from=effective_from,
+        fields={**_input_fields(request), **_summary_fields(schedule)},
+        rows=[*kept_steps, *(step_row(s) for s in schedule.steps)],
+    )
+
+
 def _user(actor: Any):
-    return actor if getattr(actor, "pk", None) and not hasattr(actor, "client") else None
+    """The staff user behind `actor`, or None for an API client or a patient's check-in link."""
+    return actor if isinstance(actor, get_user_model()) and actor.pk else None
 
 
 def _reason(reason: str, what: str) -> str:
@@ -375,7 +420,7 @@ def plan_edit(*, actor: Any, plan: TaperPlan, data: PlanInput, reason: str) -> T
     if not actor_allows(actor, Perm.TAPER_DRAFT):
         raise ValidationError("Your role does not allow changing taper plans.")
     reason = _reason(reason, "changing the plan")
-    request, schedule = compute(data, actor=actor)
+    request, schedule = compute(data, actor=actor, expected_table=plan.current_version.table)
     _save_version(
         plan=plan,
         actor=actor,
@@ -567,12 +612,16 @@ def _revise(
     data = _data_from(version, regimen=regimen, start_date=effective_from, **changes)
     if open_hold:
         # Paused until a psychiatrist resumes: one open-ended step repeating the dose in effect.
-        request, _ = compute(_data_from(version, regimen=regimen, start_date=effective_from), actor=actor)
+        request, _ = compute(
+            _data_from(version, regimen=regimen, start_date=effective_from),
+            actor=actor,
+            expected_table=version.table,
+        )
         hold_row = _hold_row(kept, effective_from)
         _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from)
         return plan
     try:
-        request, schedule = compute(data, actor=actor)
+        request, schedule = compute(data, actor=actor, expected_table=version.table)
     except ValidationError as exc:
         if "target_de_mg" in getattr(exc, "error_dict", {}):
             raise ValidationError(
@@ -610,50 +659,27 @@ def _hold_row(kept: list[dict[str, Any]], start: datetime.date) -> dict[str, Any
 
 def _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from) -> None:
     previous = plan.current_version
-    version = TaperPlanVersion.objects.create(
+    fields = {
+        **_input_fields(request),
+        "holds": [{"days": None, "on_date": effective_from.isoformat(), "at_step": None}],
+        "formulations": previous.formulations,
+        "baseline_de_mg": previous.baseline_de_mg,
+        "end_date": effective_from,
+        "final_de_mg": hold_row["daily_de_mg"],
+        "cap_wording": previous.cap_wording,
+        "cap_source": previous.cap_source,
+        "violations": previous.violations,
+        "unverified": previous.unverified,
+        "notes": ["Held until a psychiatrist resumes the taper."],
+    }
+    _store_version(
         plan=plan,
-        patient=plan.patient,
-        number=previous.number + 1,
+        actor=actor,
         change=TaperPlanVersion.Change.HELD,
         reason=reason,
-        created_by=_user(actor),
         effective_from=effective_from,
-        table=previous.table,
-        strategy=previous.strategy,
-        regimen=_regimen_json(request),
-        rate_percent=previous.rate_percent,
-        interval_days=previous.interval_days,
-        substitution_interval_days=previous.substitution_interval_days,
-        slow_rate_percent=previous.slow_rate_percent,
-        slow_below_de_mg=previous.slow_below_de_mg,
-        target_de_mg=previous.target_de_mg,
-        holds=[{"days": None, "on_date": effective_from.isoformat(), "at_step": None}],
-        formulations=previous.formulations,
-        override_reason=previous.override_reason,
-        baseline_de_mg=previous.baseline_de_mg,
-        end_date=effective_from,
-        final_de_mg=hold_row["daily_de_mg"],
-        cap_wording=previous.cap_wording,
-        cap_source=previous.cap_source,
-        violations=previous.violations,
-        unverified=previous.unverified,
-        notes=["Held until a psychiatrist resumes the taper."],
-    )
-    rows = [*kept, hold_row]
-    TaperStep.objects.bulk_create(
-        [
-            TaperStep(clinic=plan.clinic, version=version, plan=plan, patient=plan.patient, index=i, **row)
-            for i, row in enumerate(rows, start=1)
-        ]
-    )
-    plan.current_version = version
-    plan.save(update_fields=["current_version", "updated_at"])
-    audit(
-        actor=actor,
-        action=AuditEvent.Action.CREATE,
-        obj=version,
-        patient=plan.patient,
-        detail={"plan": str(plan.pk), "version": version.number, "change": "held", "reason": reason},
+        fields=fields,
+        rows=[*kept, hold_row],
     )
 
 
@@ -693,13 +719,21 @@ def plan_hold(
         plan.held_since = from_date
         plan.save(update_fields=["held_since", "updated_at"])
     else:
+        # Held mid-step, the patient stays on the current dose for the rest of that step too, so the next
+        # reduction (and everything after it) moves exactly `days` later than planned.
+        from taper.selectors import step_in
+
+        running = step_in(plan.current_version, from_date)
+        rest = (
+            (running.end - from_date).days + 1 if running and running.end and running.start < from_date else 0
+        )
         _revise(
             actor=actor,
             plan=plan,
             change=TaperPlanVersion.Change.HELD,
             reason=reason,
             effective_from=from_date,
-            holds=({"days": days, "at_step": 1},),
+            holds=({"days": days + rest, "at_step": 1},),
         )
     return plan
 
@@ -840,7 +874,7 @@ def dose_record(
             return existing
         values = {
             "patient": plan.patient,
-            "mg_by_drug": {d: str(mg.normalize()) for d, mg in amounts.items()},
+            "mg_by_drug": {d: f"{mg.normalize():f}" for d, mg in amounts.items()},
             "de_mg": as_decimal(de),
             "planned_de_mg": step.daily_de_mg,
             "as_planned": bool(as_planned) if as_planned is not None else None,

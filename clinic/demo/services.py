@@ -84,10 +84,14 @@ def _member_with(clinic: Clinic, role: Role) -> User | None:
 def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
     """Each area's demo, in dependency order, acted by the member whose job it is. Each is idempotent."""
     from clinic.demo.admissions import seed_admissions
+    from clinic.demo.alerts import seed_alerts
+    from clinic.demo.checkins import seed_checkins
     from clinic.demo.consent import seed_consent
     from clinic.demo.insurance import seed_insurance
     from clinic.demo.intake import seed_intake
     from clinic.demo.record import seed_record
+    from clinic.demo.taper import seed_taper
+    from clinic.demo.vitals import seed_vitals
 
     with tenant_context(clinic):
         patients = list(Patient.objects.order_by("mrn"))
@@ -98,6 +102,10 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
         (seed_insurance, Role.ADMISSIONS),
         (seed_intake, Role.CLINICIAN),
         (seed_admissions, Role.ADMISSIONS),
+        (seed_vitals, Role.NURSE),
+        (seed_alerts, Role.CLINICIAN),
+        (seed_taper, Role.PSYCHIATRIST),  # before check-ins: their patients need active plans
+        (seed_checkins, Role.NURSE),  # after any taper demo: a check-in records the day's dose
     )
     for seed, role in steps:
         actor = _member_with(clinic, role)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Membership
@@ -34,5 +36,7 @@ class ClinicMiddleware:
         request.membership = membership
         if request.session.get(ACTIVE_CLINIC_SESSION_KEY) != membership.clinic.slug:
             request.session[ACTIVE_CLINIC_SESSION_KEY] = membership.clinic.slug
-        with tenant_context(membership.clinic):
+        # Times on clinic pages read in the clinic's own time zone, whatever the server's.
+        clinic_zone = zoneinfo.ZoneInfo(membership.clinic.timezone)
+        with tenant_context(membership.clinic), timezone.override(clinic_zone):
             return self.get_response(request)

@@ -228,3 +228,22 @@ def test_walker_flags_a_missing_head_and_events_beyond_the_head():
     assert verify_chain("t", [], None).ok
     assert verify_chain("t", [], Head(GENESIS, None)).ok
     assert verify_chain("t", [], Head(rows[0]["hash"], 1)).broken.kind == "head"
+
+
+def test_batch_appends_chain_like_single_ones(clinic_a, patient_a):
+    from clinic.audit.services import audit_many
+
+    add_events(clinic_a, 2, patient=patient_a)
+    with tenant_context(clinic_a):
+        batch = audit_many(
+            actor=None,
+            action="create",
+            items=[
+                {"object_type": "x.y", "object_id": str(n), "patient": patient_a, "detail": {"n": n}}
+                for n in range(4)
+            ],
+        )
+        audit(actor=None, action="view", object_type="x.y", object_id="after")
+    assert [e.prev_hash for e in batch[1:]] == [e.hash for e in batch[:-1]]
+    intact, output = verify()
+    assert intact and "7 events checked, OK" in output, output

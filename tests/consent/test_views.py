@@ -35,9 +35,7 @@ def pdf_text(content: bytes) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "doc.pdf"
         path.write_bytes(content)
-        out = subprocess.run(
-            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-        )
+        out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
     return " ".join(out.stdout.split())
 
 

@@ -62,3 +62,19 @@ def page(browser, live_server) -> Iterator:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def phone_page(browser, live_server) -> Iterator:
+    """A page on a phone: 390x844 CSS pixels, touch, the mobile viewport meta honoured (iPhone-sized)."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

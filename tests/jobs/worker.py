@@ -65,9 +65,12 @@ def _wait_until_answering(app, node: str, process: subprocess.Popen, log: Path) 
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker) -> Iterator[str]:
-    """Start `celery worker --pool=solo` on a unique queue; yields the worker's node name."""
+    """Start `celery worker --pool=solo` on a unique queue; yields the worker's node name.
+
+    Module-scoped: a worker left running for the rest of the session would consume the tasks later tests
+    enqueue on commit (e.g. alert e-mails) and race their database teardown."""
     from clinic.celery import app
 
     queue = f"{app.conf.task_default_queue}.pytest.{uuid.uuid4().hex[:8]}"

@@ -249,3 +249,25 @@ def test_review_queue(in_a, patient_a, clinic_a, clinician_a, psychiatrist_a):
     _active_plan(other, psychiatrist_a)
     items = selectors.review_queue(today=START + D(days=10))
     assert [i.reason for i in items] == ["awaiting_approval", "step_due"]
+
+
+def test_hold_mid_step_moves_the_rest_exactly_by_its_length(in_a, patient_a, psychiatrist_a):
+    plan = _active_plan(patient_a, psychiatrist_a)
+    before = [(s.start, s.daily_de_mg) for s in plan.current_version.steps.order_by("index")]
+    services.plan_hold(actor=psychiatrist_a, plan=plan, from_date=START + D(days=20), days=7, reason="Flu")
+    plan.refresh_from_db()
+    after = [
+        (s.start, s.daily_de_mg) for s in plan.current_version.steps.exclude(phase="hold").order_by("index")
+    ]
+    moved = [(start, de) for start, de in before if start > START + D(days=20)]
+    assert [(start + D(days=7), de) for start, de in moved] == [x for x in after if x[0] > START + D(days=20)]
+    assert plan.current_version.end_date == before[-1][0] + D(days=7)
+
+
+def test_only_psychiatrist_chooses_another_table(in_a, patient_a, clinician_a, psychiatrist_a):
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input(table="va_dod"))
+    assert "table" in err.value.message_dict
+    plan = services.plan_create(actor=psychiatrist_a, patient=patient_a, data=plan_input(table="va_dod"))
+    # Editing keeps the table the psychiatrist chose without asking again.
+    services.plan_edit(actor=clinician_a, plan=plan, data=plan_input(table="va_dod"), reason="start later")

@@ -29,7 +29,7 @@ from patients.admissions.models import Inquiry
 from patients.models import Patient
 
 # Kwargs that are not objects: the value to put in the URL (None = the walker decides, e.g. the clinic).
-PLAIN_KWARGS: dict[str, str | None] = {"clinic_slug": None, "format": "json"}
+PLAIN_KWARGS: dict[str, str | None] = {"clinic_slug": None, "format": "json", "instrument": "phq9"}
 
 
 @dataclass(frozen=True)
@@ -501,3 +501,250 @@ def make_substance_use_in(clinic: Clinic):
 @register(_record_models().ReportedMedication, kwargs=("medication_id",), valid_data=_medication_fields)
 def make_medication_in(clinic: Clinic):
     return _record_entry_in(clinic, "ReportedMedication", _medication_fields())
+
+
+# --- vitals (readings and instrument results) ----------------------------------------------------------
+def _vitals_models():
+    from vitals import models
+
+    return models
+
+
+def _latest_patient_id(clinic: Clinic) -> str:
+    with tenant_context(clinic):
+        patient = Patient.objects.order_by("-created_at").first()
+    return str(patient.pk) if patient else ""
+
+
+def vital_reading_data(clinic: Clinic) -> dict[str, Any]:
+    """An ordinary reading (no unusual value, so no confirmation needed) for a patient of `clinic`."""
+    return {
+        "patient": _latest_patient_id(clinic),
+        "taken_at": "2026-01-05T09:30:00Z",
+        "taken_by": "Walker Nurse",
+        "position": "sitting",
+        "values": {"systolic_bp": 122, "diastolic_bp": 78, "heart_rate": 72, "spo2": 98},
+    }
+
+
+def instrument_result_data(clinic: Clinic) -> dict[str, Any]:
+    return {
+        "patient": _latest_patient_id(clinic),
+        "instrument": "gad7",
+        "completed_at": "2026-01-05T09:45:00Z",
+        "answers": {str(n): 1 for n in range(1, 8)},
+    }
+
+
+@register(_vitals_models().VitalReading, kwargs=("reading_id",), valid_data=vital_reading_data)
+def make_vital_reading_in(clinic: Clinic):
+    from vitals.services import vitals_record
+
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        return vitals_record(
+            actor=None,
+            patient=patient,
+            taken_at=datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC),
+            values={"systolic_bp": 118, "diastolic_bp": 76, "heart_rate": 70},
+            position="sitting",
+            taken_by="Probe Nurse",
+            source="clinic",
+        )
+
+
+@register(_vitals_models().InstrumentResult, kwargs=("result_id",), valid_data=instrument_result_data)
+def make_instrument_result_in(clinic: Clinic):
+    from vitals.services import instrument_result_record
+
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        return instrument_result_record(
+            actor=None,
+            patient=patient,
+            instrument="phq9",
+            answers={str(n): 0 for n in range(1, 10)},
+            completed_at=datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC),
+            source="clinic",
+        )
+
+
+# --- daily check-ins (vitals.checkins) -------------------------------------------------------------------
+def _checkin_models():
+    from vitals.checkins.models import CheckIn, CheckInLink
+
+    return CheckIn, CheckInLink
+
+
+@register(_checkin_models()[1], kwargs=("link_id",), valid_data=lambda: {"reason": "Probe: lost phone"})
+def make_checkin_link_in(clinic: Clinic):
+    from tests.checkins.factories import make_link
+
+    return make_link(clinic, make_patient_in(clinic))
+
+
+@register(_checkin_models()[0], kwargs=("checkin_id",))
+def make_checkin_in(clinic: Clinic):
+    from tests.checkins.factories import checkin_in
+
+    return checkin_in(clinic, make_patient_in(clinic))
+
+
+# --- safety alerts (safety) ---------------------------------------------------------------------------------
+def _alert_model():
+    from safety.models import Alert
+
+    return Alert
+
+
+def alert_action_data() -> dict[str, Any]:
+    """Valid for every alert action (browser and API): resolve reads `note`, dismiss `reason`, assign an empty
+    `assigned_to` (unassign)."""
+    return {
+        "note": "Probe: called the patient.",
+        "reason": "Probe: reading typed in error.",
+        "assigned_to": "",
+    }
+
+
+@register(_alert_model(), kwargs=("alert_id",), valid_data=alert_action_data)
+def make_alert_in(clinic: Clinic):
+    """An open critical alert, raised through the pipeline from a synthetic finding."""
+    from safety.findings import Finding
+    from safety.services import alerts_raise
+
+    patient = make_patient_in(clinic)
+    finding = Finding(
+        rule_id="spo2_low",
+        patient_id=patient.pk,
+        dedup_key=f"spo2_low:probe:{next(_serial)}",
+        evidence={"kind": "vital_reading", "values": {"spo2": "89"}},
+        occurred_at=datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC),
+    )
+    return alerts_raise(clinic=clinic, findings=[finding])[0]
+
+
+# --- taper plans (taper) ---------------------------------------------------------------------------------
+def _taper_models():
+    from taper import models
+
+    return models
+
+
+def taper_action_data(clinic: Clinic | None = None) -> dict[str, Any]:
+    """A body valid for the plan actions (hold until resumed, change pace, resume, close, approve)."""
+    data = {
+        "from_date": "2026-01-20",
+        "length": "open",
+        "reason": "Walker probe",
+        "rate_percent": "10",
+        "interval_days": "14",
+        "outcome": "stopped",
+        "note": "",
+        # API: POST /taper-plans/{id}/transition/ (activating an already active plan changes nothing).
+        "action": "activate",
+    }
+    if clinic is not None:
+        data.update(_taper_create_data(clinic))
+    return data
+
+
+def _taper_create_data(clinic: Clinic) -> dict[str, Any]:
+    """The API's plan-create body: the newest patient of `clinic` without an open plan (read only)."""
+    open_statuses = ["draft", "proposed", "approved", "active"]
+    with tenant_context(clinic):
+        patient = (
+            Patient.objects.exclude(taper_plans__status__in=open_statuses).order_by("-created_at").first()
+        )
+    return {
+        "patient": str(patient.pk) if patient else "",
+        "regimen": [{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
+        "start_date": "2026-02-02",
+        "table": "ashton",
+        "strategy": "direct",
+    }
+
+
+@register(_taper_models().TaperPlan, kwargs=("plan_id",), valid_data=taper_action_data)
+def make_taper_plan_in(clinic: Clinic):
+    """An active plan (created, approved and started by a psychiatrist through the services)."""
+    from taper import services
+    from tests.conftest import make_member
+
+    psychiatrist = make_member(
+        clinic, Role.PSYCHIATRIST, email=f"taper-psych{next(_serial)}@{clinic.slug}.example.org"
+    )
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        plan = services.plan_create(
+            actor=psychiatrist,
+            patient=patient,
+            data=services.PlanInput(
+                regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
+                start_date=datetime.date(2026, 1, 5),
+                rate_percent=10,
+                interval_days=14,
+            ),
+        )
+        services.plan_approve(actor=psychiatrist, plan=plan)
+        return services.plan_activate(actor=psychiatrist, plan=plan)
+
+
+@register(_taper_models().TaperPlanVersion, kwargs=("version_id",))
+def make_taper_version_in(clinic: Clinic):
+    plan = make_taper_plan_in(clinic)
+    with tenant_context(clinic):
+        return _taper_models().TaperPlanVersion.objects.get(pk=plan.current_version_id)
+
+
+def _short_active_plan_in(clinic: Clinic):
+    """An active plan of a few steps (down to a maintenance dose), and the psychiatrist who made it."""
+    from taper import services
+    from tests.conftest import make_member
+
+    psychiatrist = make_member(
+        clinic, Role.PSYCHIATRIST, email=f"taper-psych{next(_serial)}@{clinic.slug}.example.org"
+    )
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        plan = services.plan_create(
+            actor=psychiatrist,
+            patient=patient,
+            data=services.PlanInput(
+                regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
+                start_date=datetime.date(2026, 1, 5),
+                rate_percent=20,
+                interval_days=14,
+                target_de_mg=5,
+            ),
+        )
+        services.plan_approve(actor=psychiatrist, plan=plan)
+        return services.plan_activate(actor=psychiatrist, plan=plan), psychiatrist
+
+
+@register(_taper_models().TaperStep, kwargs=())
+def make_taper_step_in(clinic: Clinic):
+    plan, _ = _short_active_plan_in(clinic)
+    with tenant_context(clinic):
+        steps = _taper_models().TaperStep.objects.filter(version_id=plan.current_version_id)
+        return steps.order_by("index").first()
+
+
+def dose_record_data(clinic: Clinic) -> dict[str, Any]:
+    """The API's dose-record body: the first day of the newest active plan of `clinic`, taken as planned."""
+    models = _taper_models()
+    with tenant_context(clinic):
+        plan = models.TaperPlan.objects.filter(status="active").order_by("-created_at").first()
+        first = models.TaperStep.objects.filter(version_id=plan.current_version_id).order_by("index").first()
+    return {"plan": str(plan.pk), "day": first.start.isoformat(), "as_planned": True, "note": "Walker probe"}
+
+
+@register(_taper_models().DoseRecord, kwargs=(), valid_data=dose_record_data)
+def make_dose_record_in(clinic: Clinic):
+    from taper import services
+
+    plan, psychiatrist = _short_active_plan_in(clinic)
+    with tenant_context(clinic):
+        return services.dose_record(
+            actor=psychiatrist, plan=plan, day=datetime.date(2026, 1, 6), source="nurse", as_planned=True
+        )

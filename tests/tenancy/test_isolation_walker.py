@@ -35,6 +35,12 @@ PLATFORM_ALLOW_LIST: list[tuple[str, tuple[str, ...], str]] = [
         ("clinic.accounts.invite_views",),
         "invitation acceptance: reached before the person is a member; the signed token names the invitation",
     ),
+    (
+        "checkin/",
+        ("vitals.checkins.public_views",),
+        "patient daily check-in: no login; the signed token names the clinic and the link, and the page "
+        "enters that clinic itself (vitals.checkins.selectors.checkin_link_open)",
+    ),
     ("api/schema/", ("drf_spectacular.",), "the OpenAPI document: describes endpoints, holds no data"),
     ("api/docs/", ("drf_spectacular.",), "Swagger UI page that renders the schema"),
 ]

@@ -39,7 +39,9 @@ def expected_nav(role: Role, clinic) -> dict[str, str]:
     expected = {"Today": reverse("clinic-dashboard", kwargs={"clinic_slug": clinic.slug})}
     optional = [
         ("Patients", Perm.PATIENT_VIEW, "patients:list"),
+        ("Taper review", Perm.TAPER_VIEW, "taper:review"),
         ("Admissions", Perm.INQUIRY_VIEW, "admissions:board"),
+        ("Alerts", Perm.ALERT_VIEW, "safety:inbox"),
         ("Audit", Perm.AUDIT_VIEW, "audit:report"),
         ("Staff", Perm.STAFF_MANAGE, "staff:staff"),
         ("Settings", Perm.CLINIC_SETTINGS, "staff:settings"),

@@ -29,3 +29,11 @@ class Command(BaseCommand):
         for email, role, clinic in result.logins:
             self.stdout.write(f"  {email:<{width}}  {role:<22}  {clinic}")
         self.stdout.write(f"  Password for every demo login: {DEMO_PASSWORD}")
+        # A patient's daily check-in page per clinic: no login, the personal link is the key.
+        from clinic.demo import data
+        from clinic.demo.checkins import demo_checkin_paths
+        from clinic.tenancy.models import Clinic
+
+        for clinic in Clinic.objects.filter(slug__in=[spec.slug for spec in data.CLINICS]).order_by("name"):
+            for first_name, path in demo_checkin_paths(clinic)[:1]:
+                self.stdout.write(f"  Patient check-in ({clinic.name}, {first_name}): {path}")

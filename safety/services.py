@@ -1,0 +1,598 @@
+"""The alert pipeline's writes: raising alerts from findings, their lifecycle, escalation and email.
+
+- `alerts_raise` turns findings into alerts with ONE set-based INSERT … ON CONFLICT (clinic_id, dedup_key)
+  DO NOTHING, so the same event found twice (on save and again by the sweep, or by a job run twice, or by
+  two jobs at once) is one alert.
+- Lifecycle: open → acknowledged → resolved (note required) or dismissed (reason required). An open alert
+  may be resolved or dismissed straight away (that acknowledges it too). Resolved and dismissed are final.
+- Escalation: an unacknowledged high/critical alert older than the clinic's `escalate_after_minutes` gets
+  `escalated_at` by a compare-and-set UPDATE, and one escalation email.
+- Email is claimed before it is sent (UPDATE … SET notified_at WHERE notified_at IS NULL) inside the
+  sending transaction: a retried or duplicated task never sends twice, and a failed send un-claims.
+
+Every change writes an AlertEvent (the history on the alert page) and an audit event in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import uuid
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import audit, audit_many
+from clinic.tenancy.context import require_clinic, tenant_context
+from clinic.tenancy.models import Clinic
+from patients.models import Patient
+from safety import rules_catalogue
+from safety.findings import Finding
+from safety.models import Alert, AlertEvent, SafetySettings
+from safety.selectors import alert_staff, clinic_members, on_call_recipients, safety_settings
+
+log = logging.getLogger(__name__)
+
+Status = Alert.Status
+Kind = AlertEvent.Kind
+MAX_NOTE = 2000
+# Operational, not clinical: a new high/critical alert whose email was never sent (the broker was down when
+# it was raised) is picked up by the escalation job after this long.
+NOTIFY_RETRY_AFTER = datetime.timedelta(minutes=5)
+
+
+class IllegalTransition(ValidationError):
+    """The alert's state does not allow this (e.g. resolving a dismissed alert). Plain-language message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"__all__": [message]})
+        self.plain = message
+
+
+def _user_or_none(actor: Any):
+    return actor if isinstance(actor, get_user_model()) and actor.pk else None
+
+
+def _actor_label(actor: Any) -> str:
+    return (getattr(actor, "audit_label", "") or getattr(actor, "email", "") or "")[:254]
+
+
+def _person(user) -> str:
+    return user.display_name if user is not None else "Stepdown"
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    """A moment in the clinic's own time zone, e.g. "Mar 8, 2026 14:05"."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment, zoneinfo.ZoneInfo(require_clinic().timezone))
+    return f"{local:%b} {local.day}, {local:%Y %H:%M}"
+
+
+def _event(alert: Alert, kind: str, *, actor: Any = None, note: str = "", at=None) -> AlertEvent:
+    event = AlertEvent(
+        clinic_id=alert.clinic_id,
+        alert=alert,
+        patient_id=alert.patient_id,
+        kind=kind,
+        at=at or timezone.now(),
+        actor=_user_or_none(actor),
+        actor_label=_actor_label(actor),
+        note=note,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def _audit(actor: Any, alert_id, patient_id, event: str, **detail) -> None:
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        object_type=Alert._meta.label_lower,
+        object_id=str(alert_id),
+        patient=patient_id,
+        detail={"event": event, **detail},
+    )
+
+
+def _notify_on_commit(clinic_id: int, alert_ids: Iterable, kind: str) -> None:
+    """Send the email task after commit. robust: a broker outage must not fail a request whose data is
+    already committed; the escalation job re-sends what was never claimed (NOTIFY_RETRY_AFTER)."""
+    from safety import tasks
+
+    for alert_id in alert_ids:
+        send_after_commit(tasks.notify_alert, clinic_id, str(alert_id), kind)
+
+
+def send_after_commit(task, *args) -> None:
+    """`task.delay(*args)` once the transaction commits; a failure to send is logged, not raised."""
+
+    def send() -> None:
+        task.delay(*args)
+
+    transaction.on_commit(send, robust=True)
+
+
+# --- raising --------------------------------------------------------------------------------------------
+_RAISE_SQL = """
+WITH new AS (
+    INSERT INTO {alert} (
+        id, clinic_id, created_at, updated_at, patient_id, rule_id, severity, title, evidence, source,
+        dedup_key, status, raised_at, occurred_at, resolution_note, dismiss_reason
+    )
+    SELECT f.id, %(clinic)s, %(now)s, %(now)s, f.patient_id, f.rule_id, f.severity, f.title,
+           f.evidence::jsonb, f.source, f.dedup_key, 'open', %(now)s, f.occurred_at, '', ''
+    FROM unnest(
+        %(ids)s::uuid[], %(patients)s::uuid[], %(rules)s::text[], %(severities)s::text[], %(titles)s::text[],
+        %(evidence)s::text[], %(sources)s::text[], %(keys)s::text[], %(occurred)s::timestamptz[]
+    ) AS f(id, patient_id, rule_id, severity, title, evidence, source, dedup_key, occurred_at)
+    ORDER BY f.dedup_key
+    ON CONFLICT (clinic_id, dedup_key) DO NOTHING
+    RETURNING id, patient_id
+), history AS (
+    INSERT INTO {event} (id, clinic_id, created_at, updated_at, alert_id, patient_id, kind, at,
+                         actor_label, note)
+    SELECT gen_random_uuid(), %(clinic)s, %(now)s, %(now)s, new.id, new.patient_id, 'raised', %(now)s, '', ''
+    FROM new
+)
+SELECT id FROM new
+"""
+
+
+def alerts_raise(
+    *, clinic: Clinic, findings: Iterable[Finding], now: datetime.datetime | None = None
+) -> list[Alert]:
+    """Record the findings that are new as open alerts; return only those (an event already alerted on is
+    skipped by the unique dedup key, even when another transaction is raising it at the same moment).
+
+    Title, severity and source come from the rule catalogue (an unknown rule id raises UnknownRule). New
+    high/critical alerts are emailed to on-call staff after commit."""
+    findings = list(findings)
+    if not findings:
+        return []
+    now = now or timezone.now()
+    with tenant_context(clinic):
+        unique: dict[str, Finding] = {}
+        for finding in findings:
+            if not isinstance(finding, Finding):
+                raise TypeError(f"alerts_raise takes Findings, got {type(finding).__name__}")
+            unique.setdefault(finding.dedup_key, finding)
+        rules = {rule_id: rules_catalogue.rule(rule_id) for rule_id in {f.rule_id for f in unique.values()}}
+        patient_ids = {uuid.UUID(str(f.patient_id)) for f in unique.values()}
+        known = set(Patient.objects.filter(pk__in=patient_ids).values_list("pk", flat=True))
+        if patient_ids - known:
+            raise ValueError(
+                f"Findings name patients not in {clinic.slug}: {sorted(map(str, patient_ids - known))}"
+            )
+        rows = sorted(unique.values(), key=lambda f: f.dedup_key)
+        params = {
+            "clinic": clinic.pk,
+            "now": now,
+            "ids": [uuid.uuid4() for _ in rows],
+            "patients": [uuid.UUID(str(f.patient_id)) for f in rows],
+            "rules": [f.rule_id for f in rows],
+            "severities": [rules[f.rule_id].severity for f in rows],
+            "titles": [rules[f.rule_id].title for f in rows],
+            "evidence": [json.dumps(f.evidence, cls=DjangoJSONEncoder) for f in rows],
+            "sources": [rules[f.rule_id].citation[:1000] for f in rows],
+            "keys": [f.dedup_key for f in rows],
+            "occurred": [f.occurred_at for f in rows],
+        }
+        sql = _RAISE_SQL.format(
+            alert=connection.ops.quote_name(Alert._meta.db_table),
+            event=connection.ops.quote_name(AlertEvent._meta.db_table),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            new_ids = [row[0] for row in cursor.fetchall()]
+        if not new_ids:
+            return []
+        alerts = list(Alert.objects.filter(pk__in=new_ids).order_by("raised_at", "dedup_key"))
+        audit_many(
+            actor=None,
+            action=AuditEvent.Action.CREATE,
+            items=[
+                {
+                    "obj": alert,
+                    "patient": alert.patient_id,
+                    "detail": {
+                        "rule": alert.rule_id,
+                        "severity": alert.severity,
+                        "dedup_key": alert.dedup_key,
+                    },
+                }
+                for alert in alerts
+            ],
+        )
+        notify = rules_catalogue.defaults().notify_severities
+        _notify_on_commit(clinic.pk, [a.pk for a in alerts if a.severity in notify], "new")
+        return alerts
+
+
+# --- lifecycle ------------------------------------------------------------------------------------------
+ACTIONS = ("acknowledge", "assign", "resolve", "dismiss")
+
+
+def alert_problem(alert: Alert, action: str) -> str | None:
+    """Why `action` is not possible on the alert now, in plain words; None when it is."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown alert action {action!r}")
+    if alert.status == Status.RESOLVED:
+        return (
+            f"This alert was resolved by {_person(alert.resolved_by)} on {_when(alert.resolved_at)}; "
+            "a resolved alert cannot be changed."
+        )
+    if alert.status == Status.DISMISSED:
+        return (
+            f"This alert was dismissed by {_person(alert.dismissed_by)} on {_when(alert.dismissed_at)}; "
+            "a dismissed alert cannot be changed."
+        )
+    if action == "acknowledge" and alert.status == Status.ACKNOWLEDGED:
+        return (
+            f"This alert was already acknowledged by {_person(alert.acknowledged_by)} "
+            f"on {_when(alert.acknowledged_at)}."
+        )
+    return None
+
+
+def _locked(alert: Alert) -> Alert:
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("acknowledged_by", "resolved_by", "dismissed_by", "assigned_to")
+        .get(pk=alert.pk)
+    )
+
+
+def _check(alert: Alert, action: str) -> None:
+    problem = alert_problem(alert, action)
+    if problem:
+        raise IllegalTransition(problem)
+
+
+def _text(value: str | None, field: str, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError({field: [what]})
+    if len(text) > MAX_NOTE:
+        raise ValidationError({field: [f"Keep it under {MAX_NOTE} characters."]})
+    return text
+
+
+def _acknowledge_fields(alert: Alert, actor: Any, now: datetime.datetime) -> list[str]:
+    if alert.acknowledged_at is not None:
+        return []
+    alert.acknowledged_at = now
+    alert.acknowledged_by = _user_or_none(actor)
+    return ["acknowledged_at", "acknowledged_by"]
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor: Any, alert: Alert) -> Alert:
+    """Someone has seen the alert and is on it: it stops escalating."""
+    alert = _locked(alert)
+    _check(alert, "acknowledge")
+    now = timezone.now()
+    alert.status = Status.ACKNOWLEDGED
+    changed = _acknowledge_fields(alert, actor, now)
+    alert.save(update_fields=["status", *changed, "updated_at"])
+    _event(alert, Kind.ACKNOWLEDGED, actor=actor, at=now)
+    _audit(actor, alert.pk, alert.patient_id, "acknowledged")
+    return alert
+
+
+@transaction.atomic
+def alert_assign(*, actor: Any, alert: Alert, assignee=None) -> Alert:
+    """Give the alert to a member who may act on alerts (None: unassign)."""
+    alert = _locked(alert)
+    _check(alert, "assign")
+    if assignee is not None and assignee.pk not in {user.pk for user in alert_staff()}:
+        raise ValidationError(
+            {"assigned_to": ["Choose a member of this clinic whose role may act on safety alerts."]}
+        )
+    if alert.assigned_to_id == getattr(assignee, "pk", None):
+        return alert
+    alert.assigned_to = assignee
+    alert.save(update_fields=["assigned_to", "updated_at"])
+    if assignee is None:
+        _event(alert, Kind.UNASSIGNED, actor=actor)
+    else:
+        _event(alert, Kind.ASSIGNED, actor=actor, note=f"To {assignee.display_name}")
+    _audit(actor, alert.pk, alert.patient_id, "assigned", assigned_to=getattr(assignee, "pk", None))
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, actor: Any, alert: Alert, note: str) -> Alert:
+    """Close the alert with what was done (the note is required)."""
+    alert = _locked(alert)
+    _check(alert, "resolve")
+    note = _text(note, "note", "Say what was done: a resolved alert needs a note.")
+    now = timezone.now()
+    changed = _acknowledge_fields(alert, actor, now)
+    alert.status = Status.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_by = _user_or_none(actor)
+    alert.resolution_note = note
+    alert.save(
+        update_fields=["status", *changed, "resolved_at", "resolved_by", "resolution_note", "updated_at"]
+    )
+    _event(alert, Kind.RESOLVED, actor=actor, note=note, at=now)
+    _audit(actor, alert.pk, alert.patient_id, "resolved")
+    return alert
+
+
+@transaction.atomic
+def alert_dismiss(*, actor: Any, alert: Alert, reason: str) -> Alert:
+    """Close the alert as not needing action (a reason is required, e.g. a mis-typed reading)."""
+    alert = _locked(alert)
+    _check(alert, "dismiss")
+    reason = _text(reason, "reason", "Say why: a dismissed alert needs a reason.")
+    now = timezone.now()
+    changed = _acknowledge_fields(alert, actor, now)
+    alert.status = Status.DISMISSED
+    alert.dismissed_at = now
+    alert.dismissed_by = _user_or_none(actor)
+    alert.dismiss_reason = reason
+    alert.save(
+        update_fields=["status", *changed, "dismissed_at", "dismissed_by", "dismiss_reason", "updated_at"]
+    )
+    _event(alert, Kind.DISMISSED, actor=actor, note=reason, at=now)
+    _audit(actor, alert.pk, alert.patient_id, "dismissed")
+    return alert
+
+
+_BULK_ACK_SQL = """
+WITH done AS (
+    UPDATE {alert}
+    SET status = 'acknowledged', acknowledged_at = %(now)s, acknowledged_by_id = %(user)s,
+        updated_at = %(now)s
+    WHERE clinic_id = %(clinic)s AND status = 'open' AND id = ANY(%(ids)s::uuid[])
+    RETURNING id, patient_id
+), history AS (
+    INSERT INTO {event} (id, clinic_id, created_at, updated_at, alert_id, patient_id, kind, at, actor_id,
+                         actor_label, note)
+    SELECT gen_random_uuid(), %(clinic)s, %(now)s, %(now)s, done.id, done.patient_id, 'acknowledged', %(now)s,
+           %(user)s, %(label)s, ''
+    FROM done
+)
+SELECT id, patient_id FROM done
+"""
+
+
+@transaction.atomic
+def alerts_acknowledge_bulk(*, actor: Any, alert_ids: Sequence) -> list[uuid.UUID]:
+    """Acknowledge every listed alert that is still open, in one UPDATE; return the ids acknowledged.
+    Alerts already acknowledged, closed, or not of this clinic are left alone."""
+    clinic = require_clinic()
+    try:
+        ids = sorted({uuid.UUID(str(value)) for value in alert_ids})
+    except ValueError as error:
+        raise ValidationError({"alerts": ["Choose alerts from the list."]}) from error
+    if not ids:
+        raise ValidationError({"alerts": ["Choose at least one alert to acknowledge."]})
+    user = _user_or_none(actor)
+    sql = _BULK_ACK_SQL.format(
+        alert=connection.ops.quote_name(Alert._meta.db_table),
+        event=connection.ops.quote_name(AlertEvent._meta.db_table),
+    )
+    params = {
+        "now": timezone.now(),
+        "user": user.pk if user else None,
+        "label": _actor_label(actor),
+        "clinic": clinic.pk,
+        "ids": ids,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        done = cursor.fetchall()
+    audit_many(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        items=[
+            {
+                "object_type": Alert._meta.label_lower,
+                "object_id": str(alert_id),
+                "patient": patient_id,
+                "detail": {"event": "acknowledged", "bulk": True},
+            }
+            for alert_id, patient_id in done
+        ],
+    )
+    return [alert_id for alert_id, _ in done]
+
+
+# --- escalation and email -------------------------------------------------------------------------------
+_ESCALATE_SQL = """
+WITH due AS (
+    UPDATE {alert}
+    SET escalated_at = %(now)s, updated_at = %(now)s
+    WHERE clinic_id = %(clinic)s AND status = 'open' AND escalated_at IS NULL
+      AND severity = ANY(%(severities)s::text[]) AND raised_at <= %(cutoff)s
+    RETURNING id, patient_id
+), history AS (
+    INSERT INTO {event} (id, clinic_id, created_at, updated_at, alert_id, patient_id, kind, at,
+                         actor_label, note)
+    SELECT gen_random_uuid(), %(clinic)s, %(now)s, %(now)s, due.id, due.patient_id, 'escalated', %(now)s, '',
+           %(note)s
+    FROM due
+)
+SELECT id, patient_id FROM due
+"""
+
+
+def alerts_escalate_due(*, clinic: Clinic, now: datetime.datetime | None = None) -> list[uuid.UUID]:
+    """Escalate this clinic's unacknowledged high/critical alerts raised at least `escalate_after_minutes`
+    ago: one compare-and-set UPDATE (escalated_at IS NULL), so running it twice escalates nothing twice.
+    Each escalated alert gets one escalation email after commit. Returns the escalated ids."""
+    now = now or timezone.now()
+    with tenant_context(clinic):
+        minutes = safety_settings().escalate_after_minutes
+        sql = _ESCALATE_SQL.format(
+            alert=connection.ops.quote_name(Alert._meta.db_table),
+            event=connection.ops.quote_name(AlertEvent._meta.db_table),
+        )
+        params = {
+            "now": now,
+            "clinic": clinic.pk,
+            "severities": sorted(rules_catalogue.defaults().escalate_severities),
+            "cutoff": now - datetime.timedelta(minutes=minutes),
+            "note": f"Not acknowledged within {minutes} minutes",
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            due = cursor.fetchall()
+        for alert_id, patient_id in due:
+            _audit(None, alert_id, patient_id, "escalated", after_minutes=minutes)
+        _notify_on_commit(clinic.pk, [alert_id for alert_id, _ in due], "escalation")
+        return [alert_id for alert_id, _ in due]
+
+
+def alerts_notify_pending(*, clinic: Clinic, now: datetime.datetime | None = None) -> int:
+    """Safety net: re-enqueue the email of open high/critical alerts whose email was never claimed (the task
+    was lost). The claim in `alert_notify` makes a duplicate harmless."""
+    now = now or timezone.now()
+    with tenant_context(clinic):
+        pending = list(
+            Alert.objects.filter(
+                status=Status.OPEN,
+                notified_at__isnull=True,
+                severity__in=sorted(rules_catalogue.defaults().notify_severities),
+                raised_at__lte=now - NOTIFY_RETRY_AFTER,
+            ).values_list("pk", flat=True)[:500]
+        )
+        _notify_on_commit(clinic.pk, pending, "new")
+        return len(pending)
+
+
+NOTIFY_FIELDS = {"new": "notified_at", "escalation": "escalation_notified_at"}
+
+
+def alert_url(alert: Alert) -> str:
+    path = reverse("safety:detail", kwargs={"clinic_slug": require_clinic().slug, "alert_id": alert.pk})
+    return f"{django_settings.SITE_URL}{path}"
+
+
+def alert_notify(*, alert_id, kind: str = "new") -> bool:
+    """Email the on-call staff about one alert, at most once per kind.
+
+    The claim (UPDATE … SET <field> = now() WHERE id = … AND <field> IS NULL) and the send share one
+    transaction: a second task blocks on the row and then finds it claimed; a send that fails rolls the
+    claim back so the retry sends. No patient name or detail goes in the email: the rule, the severity and
+    a link that needs a sign-in (minimum necessary)."""
+    if kind not in NOTIFY_FIELDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    field = NOTIFY_FIELDS[kind]
+    clinic = require_clinic()
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = Alert.objects.filter(pk=alert_id, **{f"{field}__isnull": True}).update(
+            **{field: now, "updated_at": now}
+        )
+        if not claimed:
+            return False
+        alert = Alert.objects.get(pk=alert_id)
+        settings = safety_settings()
+        recipients = on_call_recipients(settings)
+        why_not = ""
+        if alert.status != Status.OPEN:
+            why_not = f"The alert was already {alert.get_status_display().lower()}"
+        elif not recipients:
+            why_not = "No on-call staff are set in the alert settings"
+        if why_not:
+            _event(alert, Kind.NOT_NOTIFIED, note=why_not, at=now)
+            _audit(None, alert.pk, alert.patient_id, "notification_skipped", kind=kind, why=why_not)
+            return False
+        rule = alert.rule
+        context = {
+            "alert": alert,
+            "clinic": clinic,
+            "kind": kind,
+            "url": alert_url(alert),
+            "raised": _when(alert.raised_at),
+            "criteria": rule.criteria if rule else "",
+            "minutes": settings.escalate_after_minutes,
+        }
+        subject = " ".join(render_to_string("safety/email/alert_subject.txt", context).split())
+        body = render_to_string("safety/email/alert_message.txt", context)
+        EmailMessage(subject, body, django_settings.DEFAULT_FROM_EMAIL, recipients).send()
+        label = "Escalation emailed" if kind == "escalation" else "Emailed"
+        _event(alert, Kind.NOTIFIED, note=f"{label} to {', '.join(recipients)}", at=now)
+        _audit(None, alert.pk, alert.patient_id, "notified", kind=kind, recipients=len(recipients))
+        return True
+
+
+# --- settings -------------------------------------------------------------------------------------------
+@transaction.atomic
+def safety_settings_update(
+    *,
+    actor: Any,
+    escalate_after_minutes: int,
+    checkin_cutoff: datetime.time,
+    on_call_user_ids: Sequence[int],
+    on_call_emails: Sequence[str],
+) -> SafetySettings:
+    current = safety_settings()
+    found = SafetySettings.objects.select_for_update().get(pk=current.pk)
+    errors: dict[str, list[str]] = {}
+    members = {user.pk for user in clinic_members()}
+    user_ids = sorted({int(pk) for pk in on_call_user_ids})
+    if set(user_ids) - members:
+        errors["on_call_users"] = ["Choose active members of this clinic."]
+    emails: list[str] = []
+    for raw in on_call_emails:
+        email = raw.strip()
+        if not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.setdefault("on_call_emails", []).append(f"{email} is not an email address.")
+            continue
+        if email.lower() not in {e.lower() for e in emails}:
+            emails.append(email)
+    before = {
+        "escalate_after_minutes": found.escalate_after_minutes,
+        "checkin_cutoff": found.checkin_cutoff.strftime("%H:%M"),
+        "on_call_users": len(found.on_call_user_ids),
+        "on_call_emails": len(found.on_call_emails),
+    }
+    found.escalate_after_minutes = escalate_after_minutes
+    found.checkin_cutoff = checkin_cutoff
+    found.on_call_user_ids = user_ids
+    found.on_call_emails = emails
+    found.updated_by = _user_or_none(actor)
+    try:
+        found.full_clean(exclude=["on_call_user_ids", "on_call_emails"], validate_constraints=False)
+    except ValidationError as error:
+        for name, problems in error.message_dict.items():
+            errors.setdefault(name, []).extend(problems)
+    if errors:
+        raise ValidationError(errors)
+    found.save()
+    after = {
+        "escalate_after_minutes": found.escalate_after_minutes,
+        "checkin_cutoff": found.checkin_cutoff.strftime("%H:%M"),
+        "on_call_users": len(user_ids),
+        "on_call_emails": len(emails),
+    }
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.ADMIN,
+        obj=found,
+        detail={"event": "safety_settings_saved", "before": before, "after": after},
+    )
+    return found
