@@ -76,6 +76,30 @@ def step_dates(*, patient: Patient) -> list[datetime.date]:
     )
 
 
+def planned_dose_series(
+    *, patient: Patient, start: datetime.date, end: datetime.date
+) -> tuple[list[tuple[datetime.date, Decimal]], list[datetime.date]]:
+    """The active plan's planned daily diazepam-equivalent dose in [start, end] as (day it starts, mg) points
+    (the first at `start` when a step is running then), and the reduction-step dates in the range.
+    Two queries whatever the number of steps."""
+    plan = active_plan_for(patient)
+    if plan is None:
+        return [], []
+    steps = (
+        TaperStep.objects.filter(version_id=plan.current_version_id, start__lte=end)
+        .filter(Q(end__isnull=True) | Q(end__gte=start))
+        .order_by("index")
+        .only("start", "end", "phase", "daily_de_mg")
+    )
+    points: list[tuple[datetime.date, Decimal]] = []
+    dates: list[datetime.date] = []
+    for step in steps:
+        points.append((max(step.start, start), step.daily_de_mg))
+        if step.phase == Phase.REDUCTION.value and step.start >= start:
+            dates.append(step.start)
+    return points, dates
+
+
 def _display_plan(patient: Patient) -> TaperPlan | None:
     plan = open_plan_for(patient)
     if plan is None:

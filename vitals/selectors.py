@@ -100,7 +100,7 @@ class Flowsheet:
 
 def flowsheet(*, patient: Patient, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> Flowsheet:
     """Vitals, scores and the planned taper dose between `start` and `end`: four queries for the vitals
-    and scores whatever their number, plus the taper selectors (one lookup per step date)."""
+    and scores whatever their number, plus two for the planned taper dose."""
     sheet = Flowsheet(start=start.astimezone(tz).date(), end=end.astimezone(tz).date())
     values = VitalValue.objects.filter(patient=patient, taken_at__gte=start, taken_at__lte=end).order_by(
         "taken_at"
@@ -127,15 +127,7 @@ def taper_dose_steps(
     *, patient: Patient, start: dt.date, end: dt.date
 ) -> tuple[list[tuple[dt.date, Decimal]], list[dt.date]]:
     """The planned daily dose (diazepam-equivalent mg) as (date it starts, dose) points and the step dates
-    in [start, end], from taper.selectors (contracts.md). No active plan, or no taper app: no dose series."""
-    try:
-        from taper.selectors import step_dates, step_on
-    except ImportError:
-        return [], []
-    dates = [d for d in step_dates(patient=patient) if start <= d <= end]
-    points: list[tuple[dt.date, Decimal]] = []
-    for day in [start, *dates]:
-        step = step_on(patient=patient, day=day)
-        if step is not None:
-            points.append((day, Decimal(step.daily_de_mg)))
-    return points, dates
+    in [start, end], from taper.selectors. No active plan: no dose series."""
+    from taper.selectors import planned_dose_series
+
+    return planned_dose_series(patient=patient, start=start, end=end)
