@@ -511,7 +511,8 @@ def banner(url: str, seeded: str) -> None:
     print(f"  Health: {url}healthz     API docs: {url}api/docs/")
     print("  Demo logins (synthetic data only):")
     for line in logins:
-        print("  " + line)
+        # seed_demo prints site-relative check-in links; show them as URLs one can open.
+        print("  " + line.replace(": /checkin/", f": {url}checkin/"))
     print("  Press Ctrl-C to stop web, worker and beat.")
     print("=" * 78 + "\n", flush=True)
 
