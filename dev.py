@@ -417,6 +417,8 @@ def command_run() -> int:
     os.environ.setdefault("STEPDOWN_ENV", "development")
     port = int(os.environ.get("STEPDOWN_PORT", "8000"))
     queue = os.environ.setdefault("CELERY_QUEUE", "stepdown")
+    # Links in alert e-mails point at this server (children inherit the environment).
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     say("Migrating (as the owner role) …")
     manage("migrate", "--noinput")
     if os.environ.get("DEBUG", "").strip().lower() in {"0", "false", "no", "off"}:
