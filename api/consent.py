@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.base import ClinicViewSet
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from patients.consent import rules
 from patients.consent.models import Consent, Disclosure, Recipient
@@ -22,7 +23,6 @@ from patients.consent.services import (
     CONSENT_FIELDS,
     RECIPIENT_FIELDS,
     SIGNATURE_FIELDS,
-    clinic_today,
     consent_create,
     consent_revoke,
     recipient_create,

@@ -24,13 +24,13 @@ from rest_framework.response import Response
 
 from api.base import ClinicViewSet
 from api.pagination import StableCursorPagination
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from taper import services
 from taper.catalogue import EquivalenceTable, load_catalogue
 from taper.engine import Strategy
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
-from taper.selectors import clinic_today
 
 # What a read of these endpoints discloses to an outside system (42 CFR Part 2 consent category).
 TAPER_CATEGORIES = ("medications",)

@@ -315,44 +315,53 @@ def alert_assign(*, actor: Any, alert: Alert, assignee=None) -> Alert:
     return alert
 
 
+def _close(
+    alert: Alert, actor: Any, *, action: str, status: str, kind: str, text: str, fields: tuple[str, str, str]
+):
+    """Resolve or dismiss: the alert counts as acknowledged too; who, when and the required text are kept."""
+    alert = _locked(alert)
+    _check(alert, action)
+    now = timezone.now()
+    changed = _acknowledge_fields(alert, actor, now)
+    at_field, by_field, text_field = fields
+    alert.status = status
+    setattr(alert, at_field, now)
+    setattr(alert, by_field, _user_or_none(actor))
+    setattr(alert, text_field, text)
+    alert.save(update_fields=["status", *changed, *fields, "updated_at"])
+    _event(alert, kind, actor=actor, note=text, at=now)
+    _audit(actor, alert.pk, alert.patient_id, status)
+    return alert
+
+
 @transaction.atomic
 def alert_resolve(*, actor: Any, alert: Alert, note: str) -> Alert:
     """Close the alert with what was done (the note is required)."""
-    alert = _locked(alert)
-    _check(alert, "resolve")
     note = _text(note, "note", "Say what was done: a resolved alert needs a note.")
-    now = timezone.now()
-    changed = _acknowledge_fields(alert, actor, now)
-    alert.status = Status.RESOLVED
-    alert.resolved_at = now
-    alert.resolved_by = _user_or_none(actor)
-    alert.resolution_note = note
-    alert.save(
-        update_fields=["status", *changed, "resolved_at", "resolved_by", "resolution_note", "updated_at"]
+    return _close(
+        alert,
+        actor,
+        action="resolve",
+        status=Status.RESOLVED,
+        kind=Kind.RESOLVED,
+        text=note,
+        fields=("resolved_at", "resolved_by", "resolution_note"),
     )
-    _event(alert, Kind.RESOLVED, actor=actor, note=note, at=now)
-    _audit(actor, alert.pk, alert.patient_id, "resolved")
-    return alert
 
 
 @transaction.atomic
 def alert_dismiss(*, actor: Any, alert: Alert, reason: str) -> Alert:
     """Close the alert as not needing action (a reason is required, e.g. a mis-typed reading)."""
-    alert = _locked(alert)
-    _check(alert, "dismiss")
     reason = _text(reason, "reason", "Say why: a dismissed alert needs a reason.")
-    now = timezone.now()
-    changed = _acknowledge_fields(alert, actor, now)
-    alert.status = Status.DISMISSED
-    alert.dismissed_at = now
-    alert.dismissed_by = _user_or_none(actor)
-    alert.dismiss_reason = reason
-    alert.save(
-        update_fields=["status", *changed, "dismissed_at", "dismissed_by", "dismiss_reason", "updated_at"]
+    return _close(
+        alert,
+        actor,
+        action="dismiss",
+        status=Status.DISMISSED,
+        kind=Kind.DISMISSED,
+        text=reason,
+        fields=("dismissed_at", "dismissed_by", "dismiss_reason"),
     )
-    _event(alert, Kind.DISMISSED, actor=actor, note=reason, at=now)
-    _audit(actor, alert.pk, alert.patient_id, "dismissed")
-    return alert
 
 
 _BULK_ACK_SQL = """

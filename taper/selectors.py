@@ -10,15 +10,10 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from clinic.tenancy.context import require_clinic
+from clinic.tenancy.context import clinic_today, require_clinic
 from patients.models import Patient
 from taper.engine import Phase
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
-
-
-def clinic_today() -> datetime.date:
-    """Today where the clinic is: doses and steps are calendar days in the clinic's time zone."""
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(require_clinic().timezone)).date()
 
 
 def open_plan_for(patient: Patient) -> TaperPlan | None:
@@ -50,8 +45,6 @@ def step_on(*, patient: Patient, day: datetime.date) -> TaperStep | None:
     """The step in effect on `day` in the patient's active plan (None with no active plan or before it)."""
     return (
         TaperStep.objects.filter(
-            patient=patient,
-            plan__status=TaperPlan.Status.ACTIVE,
             version_id=TaperPlan.objects.filter(patient=patient, status=TaperPlan.Status.ACTIVE).values(
                 "current_version_id"
             )[:1],

@@ -834,7 +834,8 @@ def dose_record(
 ) -> DoseRecord:
     """Record what the patient took on `day` (one record per plan and day; a later entry replaces an
     earlier one, except that a patient's check-in never replaces what staff recorded)."""
-    from taper.selectors import clinic_today, step_in
+    from clinic.tenancy.context import clinic_today
+    from taper.selectors import step_in
 
     with transaction.atomic():
         if source not in DoseRecord.Source.values:

@@ -16,13 +16,13 @@ from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.pdf import pdf_response
 from clinic.tenancy.access import require_perm
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from patients.consent import rules
 from patients.consent.models import Disclosure, Recipient
 from patients.consent.services import DisclosureRefused
 from taper import documents
 from taper.models import TaperPlan
-from taper.selectors import clinic_today
 
 # How staff will get the PDF to the recipient: the app has no fax or e-mail transport.
 SEND_CHANNELS = [

@@ -14,11 +14,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from clinic.tenancy.context import tenant_context
+from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.models import Clinic
 from patients.admissions import stages
 from patients.admissions.models import Inquiry, InquiryStageChange
-from patients.admissions.selectors import assignable_staff, clinic_today
+from patients.admissions.selectors import assignable_staff
 from patients.admissions.services import (
     inquiry_advance,
     inquiry_close,

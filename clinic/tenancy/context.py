@@ -7,11 +7,14 @@ base task and the scoped shell all go through here.
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import connection, transaction
+from django.utils import timezone
 from django_scopes import scope
 
 from clinic.tenancy.models import Clinic
@@ -34,6 +37,11 @@ def require_clinic() -> Clinic:
     if clinic is None:
         raise NoClinicInScope("This needs a clinic: wrap it in tenant_context(clinic)")
     return clinic
+
+
+def clinic_today() -> datetime.date:
+    """Today where the clinic in scope is: doses, consents and check-ins are its calendar days."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(require_clinic().timezone))
 
 
 def _set_db_clinic(clinic_id: int | None) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django import forms
 
+from clinic.tenancy.context import clinic_today
 from patients.admissions import stages
 from patients.admissions.models import NOTE_MAX_LENGTH, Inquiry
-from patients.admissions.selectors import assignable_staff, clinic_today
+from patients.admissions.selectors import assignable_staff
 from patients.admissions.services import EDITABLE_FIELDS, MAX_BENZODIAZEPINES
 from patients.admissions.substances import BENZODIAZEPINES, OTHER_SUBSTANCES, dose_error
 from patients.levels_of_care import CHOICES as LEVEL_CHOICES

@@ -30,10 +30,6 @@ def clinic_tz() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(require_clinic().timezone)
 
 
-def clinic_today() -> datetime.date:
-    return timezone.now().astimezone(clinic_tz()).date()
-
-
 def days_in_stage(entered_at: datetime.datetime, *, tz: datetime.tzinfo, today: datetime.date) -> int:
     """Whole calendar days since the inquiry entered its stage, counted in the clinic's time zone
     (an inquiry that arrived at 11 pm is one day old the next morning)."""

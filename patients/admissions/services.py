@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
-from clinic.tenancy.context import require_clinic
+from clinic.tenancy.context import clinic_today, require_clinic
 from patients.admissions import stages
 from patients.admissions.models import Inquiry, InquiryStageChange, ReportedBenzodiazepine
-from patients.admissions.selectors import assignable_staff, clinic_today
+from patients.admissions.selectors import assignable_staff
 from patients.admissions.substances import BENZODIAZEPINE_CODES, OTHER_SUBSTANCES, dose_error
 from patients.levels_of_care import BY_CODE as LEVELS_BY_CODE
 from patients.models import Patient

@@ -20,13 +20,13 @@ from django.utils import timezone
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.access import require_perm
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
 from patients.admissions import stages
 from patients.admissions.forms import AdvanceForm, BenzodiazepineFormSet, InquiryForm, benzodiazepine_initial
 from patients.admissions.models import Inquiry
 from patients.admissions.selectors import (
-    clinic_today,
     clinic_tz,
     closed_inquiries,
     inquiry_board,

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
-from clinic.tenancy.context import require_clinic
+from clinic.tenancy.context import clinic_today, require_clinic
 from patients.consent import notice as notice_defaults
 from patients.consent import rules
 from patients.consent.models import Consent, ConsentRecipient, Disclosure, Recipient, RedisclosureNotice
@@ -37,11 +37,6 @@ class DisclosureRefused(Exception):
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
-def clinic_today() -> datetime.date:
-    """Today in the clinic's own time zone: consent dates are calendar days where the clinic is."""
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(require_clinic().timezone)).date()
-
-
 def _as_day(at: datetime.date | datetime.datetime | None) -> datetime.date:
     if at is None:
         return clinic_today()

@@ -16,6 +16,7 @@ from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.pdf import pdf_response, render_pdf
 from clinic.tenancy.access import require_perm
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
 from patients.consent import forms as consent_forms
@@ -29,7 +30,6 @@ from patients.consent.selectors import (
     recipient_list,
 )
 from patients.consent.services import (
-    clinic_today,
     consent_create,
     consent_record_expiry_event,
     consent_revoke,

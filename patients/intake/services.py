@@ -7,7 +7,6 @@ co-sign for a colleague who has left). Both also need Perm.ASSESSMENT_SIGN, whic
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
-from clinic.tenancy.context import require_clinic
+from clinic.tenancy.context import clinic_today, require_clinic
 from clinic.tenancy.models import Membership
 from clinic.tenancy.roles import Perm, Role
 from patients.intake import asam, content
@@ -30,10 +29,6 @@ DEPARTURE_REQUIRED = (
     "The recommended level differs from the suggested level ({suggested}). Say why in "
     "“Why the recommendation differs”."
 )
-
-
-def clinic_today() -> datetime.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(require_clinic().timezone))
 
 
 def ratings_of(values: Any) -> dict[int, int]:

@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from clinic.tenancy.context import tenant_context
+from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.roles import Role
 from patients.services import medication_add
 from taper.models import TaperPlan
-from taper.selectors import clinic_today
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,11 +11,10 @@ import re
 
 import pytest
 
-from clinic.tenancy.context import tenant_context
+from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.roles import Role
 from taper import services
 from taper.models import DoseRecord
-from taper.selectors import clinic_today
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
 from tests.taper_plans.conftest import plan_input
 

@@ -13,14 +13,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from clinic.audit.models import AuditEvent
-from clinic.tenancy.context import tenant_context
+from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.roles import Role
 from patients.consent import notice
 from patients.consent.models import Disclosure
 from taper import documents, services
 from taper.catalogue import EquivalenceTable, load_catalogue
 from taper.models import TaperPlan
-from taper.selectors import clinic_today
 from tests.conftest import make_member
 from tests.consent.factories import consent_in, recipient_in
 from tests.pdf_checks import assert_pdf_has_content
