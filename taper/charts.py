@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Sequence
 
 from clinic.charts import Band, ChartSpec, Marker, Series, render_chart
+from taper import dates
 from taper.catalogue import load_catalogue
 from taper.engine import Phase
 from taper.models import DoseRecord, TaperPlan, TaperStep
@@ -92,7 +93,7 @@ def taper_chart_spec(
     status = "held" if plan.held_since else plan.get_status_display().lower()
     extra = f"Plan {status}; {len(records)} day{'s' if len(records) != 1 else ''} recorded."
     if today and x_start <= today <= x_end:
-        extra += f" Today is {today.day} {today:%b %Y}."
+        extra += f" Today is {dates.short_date(today)}."
     return ChartSpec(
         title="Daily dose: planned and taken",
         series=[planned, taken],

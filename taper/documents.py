@@ -25,6 +25,7 @@ from typing import Any
 from django.db import transaction
 
 from clinic.pdf import render_pdf
+from taper import dates
 from taper import patient_wording as wording
 from taper.catalogue import Catalogue, Formulation, Status
 from taper.engine import Phase
@@ -98,8 +99,8 @@ class CalendarStep:
     @property
     def when(self) -> str:
         if self.end is None:
-            return f"From {self.start:%a, %b} {self.start.day}, {self.start.year}"
-        return f"{self.start:%a, %b} {self.start.day} to {self.end:%a, %b} {self.end.day}, {self.end.year}"
+            return f"From {dates.long_date(self.start)}"
+        return f"{dates.long_date(self.start)} to {dates.long_date(self.end)}"
 
 
 @dataclass
@@ -221,7 +222,7 @@ def _calendar_warning(plan: TaperPlan) -> str:
     if plan.status in (status.DRAFT, status.PROPOSED):
         return "DRAFT — this plan is not approved yet. Do not follow it until your care team gives it to you."
     if plan.status in (status.STOPPED, status.COMPLETED):
-        closed = f" on {plan.closed_at:%B %-d, %Y}" if plan.closed_at else ""
+        closed = f" on {dates.short_date(plan.closed_at)}" if plan.closed_at else ""
         return (
             f"This plan was {plan.get_status_display().lower()}{closed}. Ask your care team what to take now."
         )

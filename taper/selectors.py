@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clinic.tenancy.context import clinic_today, require_clinic
 from patients.models import Patient
+from taper import dates
 from taper.engine import Phase
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
 
@@ -183,7 +184,9 @@ def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> 
                 ReviewItem(plan, "awaiting_approval", plan.updated_at.date(), "Awaiting your approval")
             )
         elif plan.status == TaperPlan.Status.ACTIVE and plan.held_since:
-            items.append(ReviewItem(plan, "held", plan.held_since, f"Held since {plan.held_since:%d %b}"))
+            items.append(
+                ReviewItem(plan, "held", plan.held_since, f"Held since {dates.short_date(plan.held_since)}")
+            )
         elif plan.status == TaperPlan.Status.ACTIVE and plan.current_version_id in next_steps:
             step = next_steps[plan.current_version_id]
             items.append(
@@ -191,7 +194,7 @@ def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> 
                     plan,
                     "step_due",
                     step.start,
-                    f"Step {step.index} on {step.start:%a %d %b}: "
+                    f"Step {step.index} on {dates.long_date(step.start)}: "
                     f"{step.daily_de_mg.normalize():f} mg diazepam-equivalent",
                 )
             )

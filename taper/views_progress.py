@@ -24,7 +24,7 @@ from clinic.audit.services import audit
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
-from taper import presentation, selectors, services
+from taper import dates, presentation, selectors, services
 from taper.catalogue import load_catalogue
 from taper.charts import taper_chart_svg
 from taper.forms_progress import DoseForm, ReviewWindowForm
@@ -308,7 +308,7 @@ def dose_record_view(request: HttpRequest, plan_id) -> HttpResponse:
         what = (
             "as planned" if record.as_planned else f"{presentation.mg(record.de_mg)} mg diazepam-equivalent"
         )
-        text = f"Recorded for {day:%a %b} {day.day}: {what}."
+        text = f"Recorded for {dates.long_date(day)}: {what}."
         if request.htmx and not request.htmx.boosted:
             context = (
                 _compact_context(request, plan, today, saved=record)

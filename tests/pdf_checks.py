@@ -33,3 +33,9 @@ def assert_pdf_has_content(content: bytes, *, min_pages: int = 1) -> list[Image.
     for number, page in enumerate(pages, start=1):
         assert ink_fraction(page) > 0.002, f"page {number} is blank"
     return pages
+
+
+def pdf_text(content: bytes) -> str:
+    """The PDF's text (pdftotext), whitespace collapsed to single spaces."""
+    done = subprocess.run(["pdftotext", "-", "-"], input=content, capture_output=True, check=True)
+    return " ".join(done.stdout.decode().split())
