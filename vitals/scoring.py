@@ -134,7 +134,11 @@ class InstrumentDefinition:
     def unverified_elements(self) -> list[str]:
         """Human-readable list of parts whose status is U, for a 'clinician review required' banner."""
         parts = [f"item {i.id}" for i in self.items if i.status == "U"]
-        parts += [f"band {b.min}–{b.max} ({b.label})" for b in self.bands if b.status == "U"]
+        parts += [
+            f"band {b.min if b.min == b.max else f'{b.min}–{b.max}'} ({b.label})"
+            for b in self.bands
+            if b.status == "U"
+        ]
         parts += [f"flag {f.id}" for f in self.flags if f.status == "U"]
         parts += [
             name

@@ -124,6 +124,7 @@ def test_ciwa_b_unverified_parts_are_listed_for_review():
         "item 18",
         "item 19",
         "item 20",
+        "band 0 (none)",
         "source",
         "licence",
     ]
@@ -131,20 +132,33 @@ def test_ciwa_b_unverified_parts_are_listed_for_review():
 
 
 @pytest.mark.parametrize(
-    ("total", "band", "severe_flag"),
+    ("total", "band", "status", "severe_flag"),
     [
-        (0, "mild", False),
-        (20, "mild", False),
-        (21, "moderate", False),
-        (40, "moderate", False),
-        (41, "severe", True),
-        (80, "severe", True),
+        (0, "none", "U", False),  # clinical.md 3a: 0 none (U) — not "mild"
+        (1, "mild", "S", False),
+        (20, "mild", "S", False),
+        (21, "moderate", "S", False),
+        (40, "moderate", "S", False),
+        (41, "severe", "S", True),
+        (80, "severe", "S", True),
     ],
 )
-def test_ciwa_b_band_edges_hand_computed(total, band, severe_flag):
+def test_ciwa_b_band_edges_hand_computed(total, band, status, severe_flag):
     result = score(builtin("ciwa_b"), answers_totalling(builtin("ciwa_b"), total))
-    assert result.band.label == band and result.band.status == "S"
+    assert result.total == total
+    assert (result.band.label, result.band.status) == (band, status)
     assert bool(result.flags) == severe_flag
+
+
+def test_ciwa_b_bands_are_the_reference_table():
+    # clinical.md 3a: 0 none (U), 1-20 mild (S), 21-40 moderate (S), 41-80 severe (S source; 41-60/61-80 U).
+    bands = [(b.min, b.max, b.label, b.status) for b in builtin("ciwa_b").bands]
+    assert bands == [
+        (0, 0, "none", "U"),
+        (1, 20, "mild", "S"),
+        (21, 40, "moderate", "S"),
+        (41, 80, "severe", "S"),
+    ]
 
 
 def test_ciwa_b_worked_example_hand_computed():
