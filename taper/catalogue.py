@@ -82,6 +82,7 @@ class Formulation:
     split_status: Status | None
     split_source: str | None
     note: str | None = None
+    stocked_by_default: bool = True  # False: a strength few pharmacies keep, offered once a clinic stocks it
 
     @property
     def is_liquid(self) -> bool:
@@ -173,6 +174,10 @@ class Catalogue:
     def all_formulation_ids(self) -> tuple[str, ...]:
         return tuple(f.id for d in self.drugs.values() for f in d.formulations)
 
+    def default_stock(self) -> frozenset[str]:
+        """The formulations a pharmacy is assumed to stock until a clinic's formulary says otherwise."""
+        return frozenset(f.id for d in self.drugs.values() for f in d.formulations if f.stocked_by_default)
+
 
 def _fmt(value: Fraction | None) -> str:
     if value is None:
@@ -230,6 +235,7 @@ def _load_drug(name: str, raw: dict) -> Drug:
                 split_status=None if liquid else Status(f["split_status"]),
                 split_source=None if liquid else f["split_source"],
                 note=f.get("note"),
+                stocked_by_default=bool(f.get("stocked_by_default", True)),
             )
         )
     return Drug(

@@ -5,14 +5,16 @@ A dose per administration is achievable if it is
   piece, halves only from tablets the catalogue marks splittable in halves or quarters, quarters only from
   tablets splittable in quarters; or
 - a whole number of liquid measuring steps (mg/mL x the measuring step in mL).
-Tablets are preferred when both work (simpler for the patient); liquid covers the small doses at the end,
-and once an administration has moved to liquid the engine keeps it there (no switching back and forth).
+The grid keeps the two forms apart: an administration given as tablets is reduced along the tablet doses and
+one given as liquid along the liquid doses, so a patient never flips between the two step after step. A
+change of form is the engine's (or the user's) deliberate step, flagged on the schedule.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 
 from taper.catalogue import Formulation, Split
@@ -74,56 +76,94 @@ def _tablet_doses(tablets: list[Formulation], limit: Fraction) -> dict[Fraction,
     return result
 
 
+class Form(StrEnum):
+    """How one administration is given. A dose stays in its form until a deliberate, visible change."""
+
+    TABLET = "tablet"  # tablets or capsules, whole or split
+    LIQUID = "liquid"
+
+
 class DoseGrid:
-    """The achievable doses per administration for one drug with the stocked formulations."""
+    """The achievable doses per administration for one drug with the stocked formulations, per form."""
 
     def __init__(self, formulations: list[Formulation], limit: Fraction, measure_step_ml: Fraction):
         self.formulations = tuple(formulations)
         tablets = [f for f in formulations if not f.is_liquid]
         liquids = sorted((f for f in formulations if f.is_liquid), key=lambda f: (f.mg_per_ml, f.id))
-        self._preps: dict[Fraction, Preparation] = {}
-        self._liquid: dict[Fraction, Preparation] = {}
-        for mg, recipe in _tablet_doses(tablets, limit).items():
-            self._preps[mg] = Preparation(tablets=tuple(sorted((k, v) for k, v in recipe.items() if v)))
+        self._preps: dict[Form, dict[Fraction, Preparation]] = {Form.TABLET: {}, Form.LIQUID: {}}
+        if tablets:
+            for mg, recipe in _tablet_doses(tablets, limit).items():
+                prep = Preparation(tablets=tuple(sorted((k, v) for k, v in recipe.items() if v)))
+                self._preps[Form.TABLET][mg] = prep
         if liquids:
             # The most dilute liquid gives the finest steps.
             liquid = liquids[0]
             step_mg = liquid.mg_per_ml * measure_step_ml
-            k = 1
+            k = 0
             while step_mg * k <= limit:
                 mg = step_mg * k
-                self._liquid[mg] = Preparation(liquid=(liquid.id, mg / liquid.mg_per_ml))
-                self._preps.setdefault(mg, self._liquid[mg])
+                self._preps[Form.LIQUID][mg] = (
+                    Preparation(liquid=(liquid.id, mg / liquid.mg_per_ml)) if k else NOTHING
+                )
                 k += 1
-        self._preps[Fraction(0)] = NOTHING
-        self.doses = sorted(self._preps)
+        for preps in self._preps.values():
+            if preps:
+                preps[Fraction(0)] = NOTHING
+        self._doses = {form: sorted(preps) for form, preps in self._preps.items()}
+
+    def has(self, form: Form) -> bool:
+        return bool(self._doses[form])
+
+    def doses(self, form: Form) -> list[Fraction]:
+        """Achievable doses in `form`, ascending, starting with 0 (empty if the form is not stocked)."""
+        return self._doses[form]
+
+    def contains(self, mg: Fraction, form: Form) -> bool:
+        return mg in self._preps[form]
 
     def __contains__(self, mg: Fraction) -> bool:
-        return mg in self._preps
+        return any(mg in preps for preps in self._preps.values())
 
-    def preparation(self, mg: Fraction, prefer_liquid: bool = False) -> Preparation:
-        """Tablets when possible; liquid if asked and possible (keeps a patient on liquid once started)."""
-        if prefer_liquid and mg in self._liquid:
-            return self._liquid[mg]
-        return self._preps[mg]
+    def natural_form(self, mg: Fraction) -> Form | None:
+        """Tablets when they make the dose (simpler for the patient), else the liquid, else None."""
+        for form in (Form.TABLET, Form.LIQUID):
+            if mg in self._preps[form]:
+                return form
+        return None
 
-    def next_lower(self, mg: Fraction) -> Fraction | None:
-        i = bisect.bisect_left(self.doses, mg)
-        return self.doses[i - 1] if i > 0 else None
+    def preparation(self, mg: Fraction, form: Form) -> Preparation:
+        return self._preps[form][mg]
 
-    def nearest(self, mg: Fraction) -> Fraction:
-        """Nearest achievable dose; a tie goes to the lower dose."""
-        i = bisect.bisect_left(self.doses, mg)
-        if i < len(self.doses) and self.doses[i] == mg:
+    def below(self, mg: Fraction, form: Form) -> list[Fraction]:
+        """Achievable doses in `form` strictly below `mg`, highest first."""
+        doses = self._doses[form]
+        return doses[: bisect.bisect_left(doses, mg)][::-1]
+
+    def next_lower(self, mg: Fraction, form: Form) -> Fraction | None:
+        doses = self._doses[form]
+        i = bisect.bisect_left(doses, mg)
+        return doses[i - 1] if i > 0 else None
+
+    def nearest(self, mg: Fraction, form: Form) -> Fraction | None:
+        """Nearest achievable dose in `form` (a tie goes to the lower); None if the form is not stocked."""
+        doses = self._doses[form]
+        if not doses:
+            return None
+        i = bisect.bisect_left(doses, mg)
+        if i < len(doses) and doses[i] == mg:
             return mg
-        below = self.doses[i - 1] if i > 0 else None
-        above = self.doses[i] if i < len(self.doses) else None
+        below = doses[i - 1] if i > 0 else None
+        above = doses[i] if i < len(doses) else None
         if above is None:
             return below
         if below is None:
             return above
         return below if mg - below <= above - mg else above
 
-    @property
-    def smallest_nonzero(self) -> Fraction | None:
-        return self.doses[1] if len(self.doses) > 1 else None
+    def largest(self, form: Form) -> Fraction:
+        doses = self._doses[form]
+        return doses[-1] if doses else Fraction(0)
+
+    def smallest_nonzero(self, form: Form) -> Fraction | None:
+        doses = self._doses[form]
+        return doses[1] if len(doses) > 1 else None

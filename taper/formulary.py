@@ -44,8 +44,13 @@ def clinic_catalogue() -> tuple[Catalogue, frozenset[str]]:
     entries = list(FormularyEntry.objects.all())
     custom = tuple(_custom_formulation(e) for e in entries if e.is_custom)
     catalogue = with_formulations(load_catalogue(), custom)
-    unstocked = {e.formulation_id for e in entries if not e.stocked}
-    stocked = frozenset(fid for fid in catalogue.all_formulation_ids() if fid not in unstocked)
+    said = {e.formulation_id: e.stocked for e in entries}
+    default = catalogue.default_stock()
+    stocked = frozenset(
+        fid
+        for fid in catalogue.all_formulation_ids()
+        if said.get(fid, fid in default or fid.startswith("clinic-"))
+    )
     return catalogue, stocked
 
 

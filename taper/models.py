@@ -15,7 +15,7 @@ from django.db import models
 from clinic.tenancy.models import TenantModel
 from patients.models import Patient
 from taper.catalogue import EquivalenceTable, FormKind, Split
-from taper.engine import Phase, Strategy
+from taper.engine import LiquidUse, Phase, Strategy
 
 TABLE_CHOICES = [(t.value, t.label) for t in EquivalenceTable]
 DOSE_DIGITS = {"max_digits": 9, "decimal_places": 3}
@@ -29,9 +29,20 @@ class TaperSettings(TenantModel):
     )
     default_interval_days = models.PositiveSmallIntegerField(default=14)
     default_rate_percent = models.DecimalField(max_digits=5, decimal_places=2, default=10)
+    # The end-of-taper floor (taper/data/taper_rules.json `tail_exemption`): program policy, unverified
+    # until a psychiatrist of the clinic confirms it; changing it clears the confirmation.
+    tail_floor_de_mg = models.DecimalField(max_digits=5, decimal_places=2, default=2)
+    tail_floor_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tail_floor_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clinic"], name="tapersettings_one_per_clinic")]
+
+    @property
+    def tail_floor_confirmed(self) -> bool:
+        return self.tail_floor_confirmed_at is not None
 
 
 class FormularyEntry(TenantModel):
@@ -160,6 +171,20 @@ class TaperPlanVersion(TenantModel):
     holds = models.JSONField(default=list, help_text="[{days, at_step|on_date}]")
     formulations = models.JSONField(help_text="Formulation ids available when the schedule was computed.")
     override_reason = models.TextField(blank=True)
+    override_steps = ArrayField(
+        models.PositiveSmallIntegerField(), default=list, blank=True, help_text="Steps the override accepts."
+    )
+    liquid = models.CharField(
+        max_length=8,
+        choices=[(c.value, c.value) for c in LiquidUse],
+        default=LiquidUse.CAP.value,
+        help_text="When a dose may move to the stocked oral liquid.",
+    )
+    min_switch_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    tail_floor_de_mg = models.DecimalField(null=True, **DOSE_DIGITS)
+    high_dose_confirmation = models.CharField(
+        max_length=40, blank=True, help_text="What the person saving a high-dose plan typed to confirm the dose."
+    )
     # Engine output summary.
     baseline_de_mg = models.DecimalField(**DOSE_DIGITS)
     end_date = models.DateField()
@@ -169,10 +194,19 @@ class TaperPlanVersion(TenantModel):
     violations = models.JSONField(default=list)
     unverified = models.JSONField(default=list)
     notes = models.JSONField(default=list)
+    # [{code, rule, title, detail, source, steps}]: what the approval page shows above the button.
+    warnings = models.JSONField(default=list)
+    # [{code, label, outcome, changes, fixes}]: what would keep the requested pace (taper/alternatives.py).
+    alternatives = models.JSONField(default=list)
+    other_table = models.CharField(max_length=16, blank=True)
+    baseline_other_de_mg = models.DecimalField(null=True, **DOSE_DIGITS)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     approved_at = models.DateTimeField(null=True)
+    approval_warnings = models.JSONField(
+        default=list, help_text="The warnings shown to the psychiatrist when they approved this version."
+    )
 
     class Meta:
         ordering = ["plan", "-number"]
@@ -198,6 +232,10 @@ class TaperStep(TenantModel):
     end = models.DateField(null=True, help_text="Inclusive; empty for the open-ended last step.")
     daily_de_mg = models.DecimalField(**DOSE_DIGITS)
     window_reduction_percent = models.DecimalField(max_digits=6, decimal_places=2)
+    step_percent = models.DecimalField(max_digits=6, decimal_places=2, default=0)
+    requested_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True)
+    other_table_de_mg = models.DecimalField(null=True, **DOSE_DIGITS)
+    delayed_days = models.PositiveSmallIntegerField(default=0)
     # [{drug, time, mg, de_mg, tablets: [[formulation_id, count]], liquid: [formulation_id, ml] | null}]
     doses = models.JSONField()
     # [{formulation_id, description, tablets, ml, unverified}]

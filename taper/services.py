@@ -10,6 +10,9 @@ its own: every new version is a person's decision with a written reason.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -27,11 +30,16 @@ from clinic.tenancy.context import require_clinic
 from clinic.tenancy.models import Membership
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
+from taper import alternatives
 from taper.catalogue import EquivalenceTable, FormKind, Split, Status, load_catalogue
+from taper.dosing import Form
 from taper.engine import (
     Administration,
+    CapViolation,
     Hold,
+    LiquidUse,
     Phase,
+    PriorStep,
     Schedule,
     Step,
     Strategy,
@@ -43,6 +51,7 @@ from taper.engine import (
 )
 from taper.formulary import clinic_catalogue
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperSettings, TaperStep
+from taper.policy import policy
 
 # Engine field names → the form/API field that shows the error.
 _FIELD_FOR = {
@@ -56,7 +65,25 @@ _FIELD_FOR = {
     "table": "table",
     "strategy": "strategy",
     "available_formulations": "regimen",
+    "liquid": "liquid",
+    "min_switch_days": "min_switch_days",
+    "override_reason": "override_reason",
+    "override_steps": "override_steps",
+    "tail_floor_de_mg": "regimen",
 }
+
+
+class PlanRefused(ValidationError):
+    """The engine refused the schedule because steps break the guideline cap and no override names them.
+
+    Carries what a page or an API client needs to offer a way out: the steps, the alternatives that were
+    tried and work (taper/alternatives.py), and the schedule as it would have been."""
+
+    def __init__(self, message: dict, *, violations, options, schedule) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)
+        self.options = tuple(options)
+        self.schedule = schedule
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,10 @@ class PlanInput:
     target_de_mg: Decimal = Decimal(0)
     holds: Sequence[Mapping[str, Any]] = field(default_factory=tuple)  # [{days, at_step | on_date}]
     override_reason: str = ""
+    override_steps: Sequence[int] = ()  # the steps a psychiatrist accepts over the cap
+    liquid: str = LiquidUse.CAP.value
+    min_switch_days: int | None = None  # None = the policy's
+    high_dose_confirmation: str = ""  # the daily DE, typed, for a plan in the high band
 
 
 # --- who may do what ----------------------------------------------------------------------------------------
@@ -116,7 +147,12 @@ def _regimen(lines: Sequence[Mapping[str, Any]]) -> tuple[Administration, ...]:
             raise ValidationError({"regimen": f"Line {i + 1}: the dose must be a number of mg."}) from None
         if not dose.is_finite() or dose <= 0:
             raise ValidationError({"regimen": f"Line {i + 1}: the dose must be more than 0 mg."})
-        out.append(Administration(drug=drug, dose_mg=dose, time_of_day=_time(line.get("time_of_day"), i)))
+        form = line.get("form") or None
+        if form is not None and form not in Form.__members__.values():
+            raise ValidationError({"regimen": f"Line {i + 1}: the form is tablets or oral liquid."})
+        out.append(
+            Administration(drug=drug, dose_mg=dose, time_of_day=_time(line.get("time_of_day"), i), form=form)
+        )
     if not out:
         raise ValidationError({"regimen": "List at least one dose the patient takes now."})
     return tuple(out)
@@ -131,7 +167,12 @@ def _holds(raw: Sequence[Mapping[str, Any]]) -> tuple[Hold, ...]:
             raise ValidationError({"holds": f"Hold {i + 1}: give the number of days."}) from None
         on_date = h.get("on_date")
         if isinstance(on_date, str) and on_date:
-            on_date = datetime.date.fromisoformat(on_date)
+            try:
+                on_date = datetime.date.fromisoformat(on_date)
+            except ValueError:
+                raise ValidationError(
+                    {"holds": f"Hold {i + 1}: the date must look like 2026-01-31."}
+                ) from None
         holds.append(Hold(days=days, at_step=h.get("at_step"), on_date=on_date or None))
     return tuple(holds)
 
@@ -147,12 +188,29 @@ def _engine_error(exc: TaperInputError) -> ValidationError:
     name = exc.field.split("[")[0].split(".")[0]
     target = _FIELD_FOR.get(name, "regimen" if name == "regimen" else "holds" if name == "holds" else None)
     message = exc.message[:1].upper() + exc.message[1:]
+    if not message.endswith("."):
+        message += "."
     if target is None:
         return ValidationError(message)
     return ValidationError({target: message})
 
 
-def _request(data: PlanInput, *, formulations: frozenset[str]) -> TaperRequest:
+def _liquid(value: str) -> LiquidUse:
+    try:
+        return LiquidUse(value or LiquidUse.CAP.value)
+    except ValueError:
+        raise ValidationError({"liquid": "Choose when the oral liquid may be used."}) from None
+
+
+def _request(
+    data: PlanInput,
+    *,
+    formulations: frozenset[str],
+    settings: TaperSettings,
+    not_before: datetime.date | None,
+    prior: tuple[PriorStep, ...] = (),
+    first_step_number: int = 1,
+) -> TaperRequest:
     try:
         table = EquivalenceTable(data.table)
     except ValueError:
@@ -161,6 +219,10 @@ def _request(data: PlanInput, *, formulations: frozenset[str]) -> TaperRequest:
         strategy = Strategy(data.strategy)
     except ValueError:
         raise ValidationError({"strategy": "Choose a strategy."}) from None
+    try:
+        override_steps = frozenset(int(n) for n in data.override_steps or ())
+    except (TypeError, ValueError):
+        raise ValidationError({"override_steps": "List the step numbers, e.g. 5, 6."}) from None
     return TaperRequest(
         regimen=_regimen(data.regimen),
         start_date=data.start_date,
@@ -175,23 +237,49 @@ def _request(data: PlanInput, *, formulations: frozenset[str]) -> TaperRequest:
         holds=_holds(data.holds),
         available_formulations=formulations,
         override_reason=data.override_reason.strip() or None,
+        override_steps=override_steps,
+        liquid=_liquid(data.liquid),
+        min_switch_days=data.min_switch_days,
+        tail_floor_de_mg=settings.tail_floor_de_mg,
+        tail_floor_confirmed=settings.tail_floor_confirmed,
+        not_before=not_before,
+        prior=prior,
+        first_step_number=first_step_number,
     )
 
 
 def compute(
-    data: PlanInput, *, actor: Any = None, expected_table: str | None = None
+    data: PlanInput,
+    *,
+    actor: Any = None,
+    expected_table: str | None = None,
+    today: datetime.date | None = None,
+    prior: tuple[PriorStep, ...] = (),
+    first_step_number: int = 1,
 ) -> tuple[TaperRequest, Schedule]:
     """Validate and compute without saving (the builder's preview uses this too).
 
     `expected_table` is the table a non-psychiatrist may use (the clinic default unless the plan already
-    has one a psychiatrist chose)."""
+    has one a psychiatrist chose). The schedule may not start before `today` (the clinic's today unless
+    given). Steps over the cap raise `PlanRefused` with the alternatives that would avoid them."""
+    from clinic.tenancy.context import clinic_today
+
     catalogue, formulations = clinic_catalogue()
-    request = _request(data, formulations=formulations)
-    if request.override_reason and actor is not None and not actor_allows(actor, Perm.TAPER_APPROVE):
+    settings = taper_settings()
+    request = _request(
+        data,
+        formulations=formulations,
+        settings=settings,
+        not_before=today or clinic_today(),
+        prior=prior,
+        first_step_number=first_step_number,
+    )
+    overriding = request.override_reason or request.override_steps
+    if overriding and actor is not None and not actor_allows(actor, Perm.TAPER_APPROVE):
         raise ValidationError({"override_reason": "Only a psychiatrist may override the guideline cap."})
     if (
         actor is not None
-        and request.table.value != (expected_table or taper_settings().default_table)
+        and request.table.value != (expected_table or settings.default_table)
         and not actor_allows(actor, Perm.TAPER_APPROVE)
     ):
         raise ValidationError(
@@ -202,23 +290,40 @@ def compute(
     except TaperInputError as exc:
         raise _engine_error(exc) from None
     except TaperCapError as exc:
-        lines = "; ".join(v.describe() for v in exc.violations)
-        raise ValidationError(
-            {
-                "rate_percent": (
-                    "These steps reduce faster than the guideline allows "
-                    f"({schedule_cap_wording()}): {lines}. Choose a slower rate or a longer interval, "
-                    "or a psychiatrist may override with a written reason."
-                )
-            }
-        ) from None
+        raise _refusal(request, exc, catalogue) from None
     return request, schedule
 
 
-def schedule_cap_wording() -> str:
-    from taper.engine import guideline_cap
+def _refusal(request: TaperRequest, exc: TaperCapError, catalogue) -> PlanRefused:
+    steps = ", ".join(str(v.step) for v in exc.violations)
+    rate_kind = any(v.kind == "rate" for v in exc.violations)
+    why = (
+        "the requested pace is faster than the guideline allows"
+        if rate_kind
+        else "the stocked formulations cannot make a small enough cut there"
+    )
+    message = (
+        f"Step{'s' if len(exc.violations) > 1 else ''} {steps} would reduce faster than the guideline allows "
+        f"({schedule_cap_wording()}): {why}. See the options below."
+    )
+    return PlanRefused(
+        {"rate_percent": message},
+        violations=exc.violations,
+        options=alternatives.for_refusal(request, catalogue, exc),
+        schedule=exc.schedule,
+    )
 
-    cap = guideline_cap()
+
+def pace_options(request: TaperRequest, schedule: Schedule) -> tuple[alternatives.Alternative, ...]:
+    """What would keep the requested pace where the schedule's cuts exceed it (each option tried)."""
+    if not schedule.over_rate_steps:
+        return ()
+    catalogue, _ = clinic_catalogue()
+    return alternatives.for_pace(request, catalogue, schedule)
+
+
+def schedule_cap_wording() -> str:
+    cap = policy().cap
     return f"at most {as_decimal(cap.max_reduction_percent, 0)}% every {cap.per_days} days"
 
 
@@ -236,6 +341,7 @@ def step_row(step: Step) -> dict[str, Any]:
                 "time": d.time_of_day.strftime("%H:%M"),
                 "mg": _s(d.mg),
                 "de_mg": _s(d.de_mg),
+                "form": d.form.value,
                 "tablets": [[fid, _s(count)] for fid, count in d.preparation.tablets],
                 "liquid": [d.preparation.liquid[0], _s(d.preparation.liquid[1])]
                 if d.preparation.liquid
@@ -258,21 +364,98 @@ def step_row(step: Step) -> dict[str, Any]:
         "end": step.end,
         "daily_de_mg": as_decimal(step.daily_de_mg),
         "window_reduction_percent": as_decimal(step.window_reduction_percent, 2),
+        "step_percent": as_decimal(step.step_percent, 2),
+        "requested_percent": as_decimal(step.requested_percent, 2)
+        if step.requested_percent is not None
+        else None,
+        "other_table_de_mg": as_decimal(step.other_table_de_mg)
+        if step.other_table_de_mg is not None
+        else None,
+        "delayed_days": step.delayed_days,
         "doses": doses,
         "dispense": dispense,
         "flags": list(step.flags),
     }
 
 
-# --- saving versions ----------------------------------------------------------------------------------------
-def _regimen_json(request: TaperRequest) -> list[dict[str, str]]:
+# --- high doses and warnings --------------------------------------------------------------------------------
+def high_dose_confirmation(schedule: Schedule, typed: str) -> str:
+    """The confirmation to record for a plan in the guideline's high band, or a field error.
+
+    The person types the daily diazepam-equivalent dose shown to them: a slip of the keyboard in the
+    regimen (an extra zero, mg for micrograms) then shows up as a number they did not expect."""
+    if not schedule.high_dose:
+        return ""
+    expected = as_decimal(schedule.baseline_de_mg, 1).normalize()
+    match = re.search(r"\d+(?:[.,]\d+)?", typed or "")
+    try:
+        number = Decimal(match.group().replace(",", ".")) if match else None
+    except InvalidOperation:
+        number = None
+    if number is None or abs(number - Decimal(str(as_decimal(schedule.baseline_de_mg, 3)))) > Decimal("0.05"):
+        raise ValidationError(
+            {
+                "high_dose_confirmation": (
+                    f"This is a high dose: {expected:f} mg diazepam-equivalent a day (the guideline's high "
+                    f"band is above {as_decimal(policy().plausibility.high_above_de_mg, 0)} mg). Type "
+                    f"{expected:f} to confirm it is what the patient takes now."
+                )
+            }
+        )
+    return (typed or "").strip()[:40]
+
+
+def _warning_rows(schedule: Schedule, confirmation: str) -> list[dict[str, Any]]:
+    rows = []
+    for w in schedule.warnings:
+        detail = w.detail
+        if w.code == "high_dose" and confirmation:
+            detail += f" The dose was confirmed by typing “{confirmation}” when the plan was saved."
+        rows.append(
+            {
+                "code": w.code,
+                "rule": w.rule,
+                "title": w.title,
+                "detail": detail,
+                "source": w.source,
+                "steps": list(w.steps),
+            }
+        )
+    return rows
+
+
+def _option_rows(options: Sequence[alternatives.Alternative]) -> list[dict[str, Any]]:
     return [
-        {"drug": a.drug, "dose_mg": str(a.dose_mg), "time_of_day": a.time_of_day.strftime("%H:%M")}
-        for a in request.regimen
+        {
+            "code": o.code,
+            "label": o.label,
+            "outcome": o.outcome,
+            "changes": dict(o.changes),
+            "fixes": o.fixes,
+            "psychiatrist_only": o.psychiatrist_only,
+        }
+        for o in options
     ]
 
 
-def _input_fields(request: TaperRequest) -> dict[str, Any]:
+def warnings_digest(version: TaperPlanVersion) -> str:
+    """Identifies the warnings a version carries: the approval form sends it back to prove they were shown."""
+    payload = json.dumps([str(version.pk), version.warnings], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+# --- saving versions ----------------------------------------------------------------------------------------
+def _regimen_json(request: TaperRequest) -> list[dict[str, str]]:
+    out = []
+    for a in request.regimen:
+        line = {"drug": a.drug, "dose_mg": str(a.dose_mg), "time_of_day": a.time_of_day.strftime("%H:%M")}
+        if a.form:
+            line["form"] = str(a.form)
+        out.append(line)
+    return out
+
+
+def _input_fields(request: TaperRequest, *, confirmation: str = "") -> dict[str, Any]:
     return {
         "table": request.table.value,
         "strategy": request.strategy.value,
@@ -286,10 +469,19 @@ def _input_fields(request: TaperRequest) -> dict[str, Any]:
         "holds": _hold_json(request.holds),
         "formulations": sorted(request.available_formulations or ()),
         "override_reason": request.override_reason or "",
+        "override_steps": sorted(request.override_steps),
+        "liquid": request.liquid.value,
+        "min_switch_days": request.min_switch_days,
+        "tail_floor_de_mg": Decimal(str(request.tail_floor_de_mg))
+        if request.tail_floor_de_mg is not None
+        else None,
+        "high_dose_confirmation": confirmation,
     }
 
 
-def _summary_fields(schedule: Schedule) -> dict[str, Any]:
+def _summary_fields(
+    schedule: Schedule, *, confirmation: str = "", options: Sequence[alternatives.Alternative] = ()
+) -> dict[str, Any]:
     return {
         "baseline_de_mg": as_decimal(schedule.baseline_de_mg),
         "end_date": schedule.end_date,
@@ -299,6 +491,12 @@ def _summary_fields(schedule: Schedule) -> dict[str, Any]:
         "violations": [v.describe() for v in schedule.violations],
         "unverified": list(schedule.unverified),
         "notes": list(schedule.notes),
+        "warnings": _warning_rows(schedule, confirmation),
+        "alternatives": _option_rows(options),
+        "other_table": schedule.other_table.value if schedule.other_table else "",
+        "baseline_other_de_mg": as_decimal(schedule.baseline_other_de_mg)
+        if schedule.baseline_other_de_mg is not None
+        else None,
     }
 
 
@@ -338,7 +536,14 @@ def _store_version(
         action=AuditEvent.Action.CREATE,
         obj=version,
         patient=plan.patient,
-        detail={"plan": str(plan.pk), "version": number, "change": change, "reason": reason},
+        detail={
+            "plan": str(plan.pk),
+            "version": number,
+            "change": change,
+            "reason": reason,
+            "warnings": [w["code"] for w in fields.get("warnings", ())],
+            "override_steps": fields.get("override_steps", []),
+        },
     )
     return version
 
@@ -353,14 +558,19 @@ def _save_version(
     schedule: Schedule,
     kept_steps: Sequence[dict[str, Any]] = (),
     effective_from: datetime.date,
+    confirmation: str = "",
 ) -> TaperPlanVersion:
+    options = pace_options(request, schedule)
     return _store_version(
         plan=plan,
         actor=actor,
         change=change,
         reason=reason,
         effective_from=effective_from,
-        fields={**_input_fields(request), **_summary_fields(schedule)},
+        fields={
+            **_input_fields(request, confirmation=confirmation),
+            **_summary_fields(schedule, confirmation=confirmation, options=options),
+        },
         rows=[*kept_steps, *(step_row(s) for s in schedule.steps)],
     )
 
@@ -379,10 +589,15 @@ def _reason(reason: str, what: str) -> str:
 
 # --- plan lifecycle -----------------------------------------------------------------------------------------
 @transaction.atomic
-def plan_create(*, actor: Any, patient: Patient, data: PlanInput, reason: str = "") -> TaperPlan:
+def plan_create(
+    *, actor: Any, patient: Patient, data: PlanInput, reason: str = "", today: datetime.date | None = None
+) -> TaperPlan:
+    """A new draft. `today` (the clinic's today unless given; the synthetic demo backdates it) is the
+    earliest allowed start."""
     if not actor_allows(actor, Perm.TAPER_DRAFT):
         raise ValidationError("Your role does not allow drafting taper plans.")
-    request, schedule = compute(data, actor=actor)
+    request, schedule = compute(data, actor=actor, today=today)
+    confirmation = high_dose_confirmation(schedule, data.high_dose_confirmation)
     plan = TaperPlan(patient=patient, created_by=_user(actor))
     try:
         with transaction.atomic():
@@ -399,6 +614,7 @@ def plan_create(*, actor: Any, patient: Patient, data: PlanInput, reason: str = 
         request=request,
         schedule=schedule,
         effective_from=request.start_date,
+        confirmation=confirmation,
     )
     audit(
         actor=actor,
@@ -421,6 +637,7 @@ def plan_edit(*, actor: Any, plan: TaperPlan, data: PlanInput, reason: str) -> T
         raise ValidationError("Your role does not allow changing taper plans.")
     reason = _reason(reason, "changing the plan")
     request, schedule = compute(data, actor=actor, expected_table=plan.current_version.table)
+    confirmation = high_dose_confirmation(schedule, data.high_dose_confirmation)
     _save_version(
         plan=plan,
         actor=actor,
@@ -429,6 +646,7 @@ def plan_edit(*, actor: Any, plan: TaperPlan, data: PlanInput, reason: str) -> T
         request=request,
         schedule=schedule,
         effective_from=request.start_date,
+        confirmation=confirmation,
     )
     previous = plan.status
     if plan.status == TaperPlan.Status.APPROVED:
@@ -486,7 +704,9 @@ def plan_propose(*, actor: Any, plan: TaperPlan) -> TaperPlan:
 
 
 @transaction.atomic
-def plan_approve(*, actor: Any, plan: TaperPlan, note: str = "") -> TaperPlan:
+def plan_approve(*, actor: Any, plan: TaperPlan, note: str = "", warnings_seen: str = "") -> TaperPlan:
+    """Approve the current version. If it carries warnings, `warnings_seen` must be their digest
+    (`warnings_digest`), which the approval page sends: the approval records that they were shown."""
     _require_psychiatrist(actor, "approve a taper plan")
     plan = _locked(plan)
     if plan.status not in (TaperPlan.Status.DRAFT, TaperPlan.Status.PROPOSED):
@@ -494,13 +714,32 @@ def plan_approve(*, actor: Any, plan: TaperPlan, note: str = "") -> TaperPlan:
             f"This plan is {plan.get_status_display().lower()}; "
             "only a draft or proposed plan can be approved."
         )
-    now = timezone.now()
     version = plan.current_version
-    TaperPlanVersion.objects.filter(pk=version.pk).update(approved_by=_user(actor), approved_at=now)
+    if version.warnings and warnings_seen != warnings_digest(version):
+        raise ValidationError(
+            {
+                "warnings_seen": (
+                    f"This version carries {len(version.warnings)} warning(s) to review before approving "
+                    "(or it changed since you opened it): read them above the approve button and approve "
+                    "again."
+                )
+            }
+        )
+    now = timezone.now()
+    TaperPlanVersion.objects.filter(pk=version.pk).update(
+        approved_by=_user(actor), approved_at=now, approval_warnings=version.warnings
+    )
     previous = plan.status
     plan.status = TaperPlan.Status.APPROVED
     plan.approved_by, plan.approved_at = _user(actor), now
-    return _audit_status(plan, actor, previous, version=version.number, note=note.strip())
+    return _audit_status(
+        plan,
+        actor,
+        previous,
+        version=version.number,
+        note=note.strip(),
+        warnings_shown=[w["code"] for w in version.warnings],
+    )
 
 
 @transaction.atomic
@@ -552,6 +791,10 @@ def _kept_steps(
             "end": step.end if step.end is not None and step.end <= last_day else last_day,
             "daily_de_mg": step.daily_de_mg,
             "window_reduction_percent": step.window_reduction_percent,
+            "step_percent": step.step_percent,
+            "requested_percent": step.requested_percent,
+            "other_table_de_mg": step.other_table_de_mg,
+            "delayed_days": step.delayed_days,
             "doses": step.doses,
             "dispense": step.dispense,
             "flags": step.flags,
@@ -562,11 +805,41 @@ def _kept_steps(
         regimen = list(version.regimen)
     else:
         regimen = [
-            {"drug": d["drug"], "dose_mg": d["mg"], "time_of_day": d["time"]}
+            {"drug": d["drug"], "dose_mg": d["mg"], "time_of_day": d["time"], "form": d.get("form")}
             for d in in_effect
             if Decimal(d["mg"]) > 0
         ]
     return kept, regimen
+
+
+def _prior(version: TaperPlanVersion, kept: Sequence[dict[str, Any]]) -> tuple[PriorStep, ...]:
+    """The dose levels before a revision, so the recomputed future keeps the cap across the join."""
+    if not kept:
+        return ()
+    first = kept[0]["start"]
+    before = PriorStep(first - datetime.timedelta(days=3650), Fraction(str(version.baseline_de_mg)))
+    if version.number > 1:
+        original = version.plan.versions.order_by("number").values_list("baseline_de_mg", flat=True).first()
+        before = PriorStep(first - datetime.timedelta(days=3650), Fraction(str(original)))
+    return (before, *(PriorStep(row["start"], Fraction(str(row["daily_de_mg"]))) for row in kept))
+
+
+def _accepted_cuts(version: TaperPlanVersion) -> set[tuple[Decimal, Decimal]]:
+    """The cuts (dose before → after) a psychiatrist accepted over the cap in `version`."""
+    accepted = set()
+    previous = version.baseline_de_mg
+    for step in version.steps.order_by("index"):
+        if "cap_override" in step.flags:
+            accepted.add((Decimal(previous), Decimal(step.daily_de_mg)))
+        previous = step.daily_de_mg
+    return accepted
+
+
+def _cut(v: CapViolation) -> tuple[Decimal, Decimal]:
+    return (
+        as_decimal(v.previous_de_mg if v.previous_de_mg is not None else v.from_de_mg),
+        as_decimal(v.to_de_mg),
+    )
 
 
 def _data_from(version: TaperPlanVersion, **changes: Any) -> PlanInput:
@@ -583,9 +856,77 @@ def _data_from(version: TaperPlanVersion, **changes: Any) -> PlanInput:
         "target_de_mg": version.target_de_mg,
         "holds": (),
         "override_reason": version.override_reason,
+        "liquid": version.liquid,
+        "min_switch_days": version.min_switch_days,
+        "high_dose_confirmation": version.high_dose_confirmation,
     }
     values.update(changes)
     return PlanInput(**values)
+
+
+def _check_from_date(version: TaperPlanVersion, effective_from: datetime.date, today: datetime.date) -> None:
+    """A change starts today or later (what was planned for past days stays as it was) and before the end."""
+    steps = list(version.steps.order_by("index").values_list("start", flat=True))
+    first, last = (steps[0], steps[-1]) if steps else (None, None)
+    if effective_from < today:
+        raise ValidationError(
+            {
+                "effective_from": (
+                    f"Choose today ({today:%a %d %b %Y}) or a later date: past days stay as planned."
+                )
+            }
+        )
+    if first is not None and effective_from < first:
+        raise ValidationError(
+            {"effective_from": f"Choose a date on or after the plan's start ({first:%a %d %b %Y})."}
+        )
+    latest = today + datetime.timedelta(days=policy().limits.start_within_days)
+    if effective_from > latest:
+        raise ValidationError({"effective_from": f"Choose a date before {latest:%d %b %Y}."})
+    if last is not None and effective_from >= last and Decimal(version.final_de_mg) == 0:
+        raise ValidationError(
+            {
+                "effective_from": f"The taper reaches zero on {last:%a %d %b %Y}: choose a date before then "
+                "(after it there is nothing left to change)."
+            }
+        )
+
+
+def _compute_revision(
+    version: TaperPlanVersion, data: PlanInput, *, actor: Any, today: datetime.date, kept: list
+) -> tuple[TaperRequest, Schedule]:
+    """The recomputed future. Steps over the cap that repeat a cut the psychiatrist already accepted in the
+    earlier version (same dose before and after) stay accepted under the same reason; any other is refused."""
+    prior = _prior(version, kept)
+    number = len(kept) + 1
+    try:
+        return compute(
+            data,
+            actor=actor,
+            expected_table=version.table,
+            today=today,
+            prior=prior,
+            first_step_number=number,
+        )
+    except PlanRefused as refusal:
+        accepted = _accepted_cuts(version)
+        if not version.override_reason or not all(_cut(v) in accepted for v in refusal.violations):
+            raise
+        again = _data_from_input(data, override_steps=[v.step for v in refusal.violations])
+        return compute(
+            again,
+            actor=actor,
+            expected_table=version.table,
+            today=today,
+            prior=prior,
+            first_step_number=number,
+        )
+
+
+def _data_from_input(data: PlanInput, **changes: Any) -> PlanInput:
+    from dataclasses import replace
+
+    return replace(data, **changes)
 
 
 def _revise(
@@ -595,33 +936,32 @@ def _revise(
     change: str,
     reason: str,
     effective_from: datetime.date,
+    today: datetime.date,
     open_hold: bool = False,
     **changes: Any,
 ) -> TaperPlan:
     version = plan.current_version
-    first = version.steps.order_by("index").values_list("start", flat=True).first()
-    if first is not None and effective_from < first:
-        raise ValidationError(
-            {"effective_from": f"Choose a date on or after the plan's start ({first:%d %b %Y})."}
-        )
+    _check_from_date(version, effective_from, today)
     kept, regimen = _kept_steps(version, effective_from)
     if not regimen:
         raise ValidationError(
             "The patient is already at the end of this taper: there is nothing left to change."
         )
-    data = _data_from(version, regimen=regimen, start_date=effective_from, **changes)
     if open_hold:
         # Paused until a psychiatrist resumes: one open-ended step repeating the dose in effect.
-        request, _ = compute(
+        request, _ = _compute_revision(
+            version,
             _data_from(version, regimen=regimen, start_date=effective_from),
             actor=actor,
-            expected_table=version.table,
+            today=today,
+            kept=kept,
         )
         hold_row = _hold_row(kept, effective_from)
         _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from)
         return plan
+    data = _data_from(version, regimen=regimen, start_date=effective_from, **changes)
     try:
-        request, schedule = compute(data, actor=actor, expected_table=version.table)
+        request, schedule = _compute_revision(version, data, actor=actor, today=today, kept=kept)
     except ValidationError as exc:
         if "target_de_mg" in getattr(exc, "error_dict", {}):
             raise ValidationError(
@@ -637,6 +977,7 @@ def _revise(
         schedule=schedule,
         kept_steps=kept,
         effective_from=effective_from,
+        confirmation=version.high_dose_confirmation,
     )
     return plan
 
@@ -651,6 +992,10 @@ def _hold_row(kept: list[dict[str, Any]], start: datetime.date) -> dict[str, Any
         "end": None,
         "daily_de_mg": current["daily_de_mg"],
         "window_reduction_percent": Decimal(0),
+        "step_percent": Decimal(0),
+        "requested_percent": None,
+        "other_table_de_mg": current.get("other_table_de_mg"),
+        "delayed_days": 0,
         "doses": current["doses"],
         "dispense": current["dispense"],
         "flags": ["open_hold"],
@@ -660,7 +1005,7 @@ def _hold_row(kept: list[dict[str, Any]], start: datetime.date) -> dict[str, Any
 def _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from) -> None:
     previous = plan.current_version
     fields = {
-        **_input_fields(request),
+        **_input_fields(request, confirmation=previous.high_dose_confirmation),
         "holds": [{"days": None, "on_date": effective_from.isoformat(), "at_step": None}],
         "formulations": previous.formulations,
         "baseline_de_mg": previous.baseline_de_mg,
@@ -671,6 +1016,9 @@ def _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_f
         "violations": previous.violations,
         "unverified": previous.unverified,
         "notes": ["Held until a psychiatrist resumes the taper."],
+        "warnings": previous.warnings,
+        "other_table": previous.other_table,
+        "baseline_other_de_mg": previous.baseline_other_de_mg,
     }
     _store_version(
         plan=plan,
@@ -693,19 +1041,33 @@ def _active_for_change(plan: TaperPlan, actor: Any, what: str) -> TaperPlan:
     return plan
 
 
+def _today(today: datetime.date | None) -> datetime.date:
+    from clinic.tenancy.context import clinic_today
+
+    return today or clinic_today()
+
+
 @transaction.atomic
 def plan_hold(
-    *, actor: Any, plan: TaperPlan, from_date: datetime.date, days: int | None, reason: str
+    *,
+    actor: Any,
+    plan: TaperPlan,
+    from_date: datetime.date,
+    days: int | None,
+    reason: str,
+    today: datetime.date | None = None,
 ) -> TaperPlan:
     """Pause the taper from `from_date`: for `days` (the schedule moves later by exactly that much) or,
     with no days, until a psychiatrist resumes it."""
     plan = _active_for_change(plan, actor, "hold a taper")
     reason = _reason(reason, "holding the taper")
+    today = _today(today)
     if plan.held_since:
         raise ValidationError(f"The taper is already held since {plan.held_since:%d %b %Y}.")
-    if days is not None and (days < 1 or days > 365):
+    low, high = policy().limits.hold_days
+    if days is not None and not low <= days <= high:
         raise ValidationError(
-            {"days": "A hold lasts between 1 and 365 days (leave it empty to hold until resumed)."}
+            {"days": f"A hold lasts between {low} and {high} days (leave it empty to hold until resumed)."}
         )
     if days is None:
         _revise(
@@ -714,6 +1076,7 @@ def plan_hold(
             change=TaperPlanVersion.Change.HELD,
             reason=reason,
             effective_from=from_date,
+            today=today,
             open_hold=True,
         )
         plan.held_since = from_date
@@ -733,6 +1096,7 @@ def plan_hold(
             change=TaperPlanVersion.Change.HELD,
             reason=reason,
             effective_from=from_date,
+            today=today,
             holds=({"days": days + rest, "at_step": 1},),
         )
     return plan
@@ -747,6 +1111,7 @@ def plan_resume(
     reason: str,
     rate_percent: Decimal | None = None,
     interval_days: int | None = None,
+    today: datetime.date | None = None,
 ) -> TaperPlan:
     """End an open hold: the next reduction starts on `from_date`, from the dose the patient is on."""
     plan = _active_for_change(plan, actor, "resume a taper")
@@ -754,7 +1119,9 @@ def plan_resume(
     if not plan.held_since:
         raise ValidationError("The taper is not held.")
     if from_date <= plan.held_since:
-        raise ValidationError({"effective_from": "Resume after the day the hold began."})
+        raise ValidationError(
+            {"effective_from": f"Resume after the day the hold began ({plan.held_since:%a %d %b %Y})."}
+        )
     changes: dict[str, Any] = {}
     if rate_percent is not None:
         changes["rate_percent"] = rate_percent
@@ -766,6 +1133,7 @@ def plan_resume(
         change=TaperPlanVersion.Change.RESUMED,
         reason=reason,
         effective_from=from_date,
+        today=_today(today),
         **changes,
     )
     plan.held_since = None
@@ -782,6 +1150,7 @@ def plan_slow(
     reason: str,
     rate_percent: Decimal,
     interval_days: int,
+    today: datetime.date | None = None,
 ) -> TaperPlan:
     """Change the pace from `from_date` on (slower, usually); earlier steps stay as they were."""
     plan = _active_for_change(plan, actor, "change the pace of a taper")
@@ -794,12 +1163,22 @@ def plan_slow(
         change=TaperPlanVersion.Change.SLOWED,
         reason=reason,
         effective_from=from_date,
+        today=_today(today),
         rate_percent=rate_percent,
         interval_days=interval_days,
         slow_rate_percent=None,
         slow_below_de_mg=None,
     )
     return plan
+
+
+def change_defaults(plan: TaperPlan, today: datetime.date) -> dict[str, datetime.date]:
+    """The dates a hold, pace change or resume form starts with: dates the services accept."""
+    version = plan.current_version
+    first = version.steps.order_by("index").values_list("start", flat=True).first() if version else None
+    earliest = max(today, first) if first else today
+    resume = max(today, plan.held_since + datetime.timedelta(days=1)) if plan.held_since else earliest
+    return {"hold": earliest, "pace": earliest, "resume": resume}
 
 
 # --- doses actually taken -----------------------------------------------------------------------------------
@@ -910,14 +1289,35 @@ def taper_settings() -> TaperSettings:
 
 @transaction.atomic
 def taper_settings_update(
-    *, actor: Any, default_table: str, default_interval_days: int, default_rate_percent: Decimal
+    *,
+    actor: Any,
+    default_table: str,
+    default_interval_days: int,
+    default_rate_percent: Decimal,
+    tail_floor_de_mg: Decimal | None = None,
 ) -> TaperSettings:
+    """The clinic's defaults. Changing the end-of-taper floor clears its confirmation: a psychiatrist
+    confirms the new value (`taper_settings_confirm_tail_floor`)."""
     try:
         EquivalenceTable(default_table)
     except ValueError:
         raise ValidationError({"default_table": "Choose an equivalence table."}) from None
+    tail = policy().tail
     settings = taper_settings()
-    before = {"default_table": settings.default_table}
+    before = {"default_table": settings.default_table, "tail_floor_de_mg": str(settings.tail_floor_de_mg)}
+    if tail_floor_de_mg is not None:
+        if not 0 <= Fraction(str(tail_floor_de_mg)) <= tail.max_floor_de_mg:
+            raise ValidationError(
+                {
+                    "tail_floor_de_mg": (
+                        f"The end-of-taper floor is between 0 and {as_decimal(tail.max_floor_de_mg, 0)} mg "
+                        "diazepam-equivalent a day."
+                    )
+                }
+            )
+        if Decimal(tail_floor_de_mg) != settings.tail_floor_de_mg:
+            settings.tail_floor_de_mg = tail_floor_de_mg
+            settings.tail_floor_confirmed_by, settings.tail_floor_confirmed_at = None, None
     settings.default_table = default_table
     settings.default_interval_days = default_interval_days
     settings.default_rate_percent = default_rate_percent
@@ -927,7 +1327,26 @@ def taper_settings_update(
         actor=actor,
         action=AuditEvent.Action.ADMIN,
         obj=settings,
-        detail={"before": before, "after": {"default_table": default_table}},
+        detail={
+            "before": before,
+            "after": {"default_table": default_table, "tail_floor_de_mg": str(settings.tail_floor_de_mg)},
+        },
+    )
+    return settings
+
+
+@transaction.atomic
+def taper_settings_confirm_tail_floor(*, actor: Any) -> TaperSettings:
+    """A psychiatrist confirms the clinic's end-of-taper floor: schedules stop marking it unverified."""
+    _require_psychiatrist(actor, "confirm the end-of-taper floor")
+    settings = taper_settings()
+    settings.tail_floor_confirmed_by, settings.tail_floor_confirmed_at = _user(actor), timezone.now()
+    settings.save(update_fields=["tail_floor_confirmed_by", "tail_floor_confirmed_at", "updated_at"])
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.ADMIN,
+        obj=settings,
+        detail={"confirmed_tail_floor_de_mg": str(settings.tail_floor_de_mg)},
     )
     return settings
 
@@ -951,5 +1370,6 @@ __all__ = [
     "plan_slow",
     "step_row",
     "taper_settings",
+    "taper_settings_confirm_tail_floor",
     "taper_settings_update",
 ]
