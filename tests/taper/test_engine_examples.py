@@ -4,9 +4,11 @@ from fractions import Fraction
 import pytest
 
 from taper.catalogue import EquivalenceTable
+from taper.dosing import Form
 from taper.engine import (
     Administration,
     Hold,
+    LiquidUse,
     Phase,
     ReductionOrder,
     Strategy,
@@ -38,8 +40,8 @@ def by_time(step):
 def test_nhs_scotland_lorazepam_crossover_reproduces_with_the_tail_flagged():
     """clinical.md §2b (V): lorazepam 1 mg bd → diazepam 10 mg bd one dose at a time, then -1 mg per step,
     morning first. The excerpt gives no interval (U); 14 days is used. Its step 3→2 mg exceeds the JGIM-2025
-    25% cap although 2.5 mg is achievable, so the engine refuses without an override; 2→1→0 mg remove one
-    smallest unit (half a 2 mg tablet) and are allowed but flagged `granularity`."""
+    25% cap although 2.5 mg is achievable, so the engine refuses it unless a psychiatrist's override names
+    that step; 2→1→0 mg start at the end-of-taper floor (2 mg) and are allowed, flagged `tail`."""
     kw = dict(
         regimen=(Administration("lorazepam", "1", AM), Administration("lorazepam", "1", NIGHT)),
         strategy=Strategy.CROSS_TITRATE,
@@ -49,9 +51,13 @@ def test_nhs_scotland_lorazepam_crossover_reproduces_with_the_tail_flagged():
     )
     with pytest.raises(TaperCapError) as exc:
         build_schedule(req(**kw))
-    assert [str(v.to_de_mg) for v in exc.value.violations] == ["2"]
+    assert [(v.step, str(v.to_de_mg), v.kind) for v in exc.value.violations] == [(20, "2", "rate")]
+    with pytest.raises(TaperCapError):  # a reason alone accepts nothing: the override names the steps
+        build_schedule(req(**kw, override_reason="reproducing the NHS Scotland schedule"))
 
-    s = build_schedule(req(**kw, override_reason="reproducing the NHS Scotland schedule"))
+    s = build_schedule(
+        req(**kw, override_reason="reproducing the NHS Scotland schedule", override_steps={20})
+    )
     assert by_time(s.steps[0]) == {("lorazepam", AM): 1, ("diazepam", NIGHT): 10}
     assert by_time(s.steps[1]) == {("diazepam", AM): 10, ("diazepam", NIGHT): 10}
     am = [by_time(st).get(("diazepam", AM), 0) for st in s.steps[2:12]]
@@ -61,7 +67,8 @@ def test_nhs_scotland_lorazepam_crossover_reproduces_with_the_tail_flagged():
     assert [int(st.daily_de_mg) for st in s.steps] == [20, 20, *range(19, -1, -1)]
     assert [v.step for v in s.violations] == [20]
     assert "cap_override" in s.steps[19].flags
-    assert "granularity" in s.steps[20].flags and "granularity" in s.steps[21].flags
+    assert "tail" in s.steps[20].flags and "tail" in s.steps[21].flags
+    assert {w.code for w in s.warnings} >= {"cap_override", "tail", "high_dose"}
 
 
 @pytest.mark.parametrize("table", list(EquivalenceTable))
@@ -101,8 +108,12 @@ def test_rate_over_the_cap_is_refused_then_flagged_with_override():
         build_schedule(req(rate_percent=40))
     assert exc.value.violations[0].step == 1
     assert "step 1" in str(exc.value)
-    s = build_schedule(req(rate_percent=40, override_reason="inpatient, psychiatrist decision"))
+    steps = {v.step for v in exc.value.violations}
+    s = build_schedule(
+        req(rate_percent=40, override_reason="inpatient, psychiatrist decision", override_steps=steps)
+    )
     assert "cap_override" in s.steps[0].flags and s.override_reason
+    assert {v.step for v in s.violations} == steps
 
 
 def test_cap_is_a_rolling_two_week_window():
@@ -124,15 +135,26 @@ def test_slow_tail_rate_applies_below_threshold():
     slow = build_schedule(req(rate_percent=20, interval_days=14, slow_rate_percent=5, slow_below_de_mg=5))
     assert len(slow.steps) > len(fast.steps)
     tail = [st for st in slow.steps[:-1] if st.daily_de_mg < 4]
-    assert tail and all(st.window_reduction_percent <= 25 for st in tail if "granularity" not in st.flags)
+    assert tail and all(st.window_reduction_percent <= 25 for st in tail if "tail" not in st.flags)
 
 
-def test_end_of_taper_uses_the_smallest_liquid_steps():
-    s = build_schedule(req(rate_percent=10))
-    last_three = [st.daily_de_mg for st in s.steps[-3:]]
+def test_tablets_stay_tablets_unless_the_liquid_is_asked_for_to_keep_the_pace():
+    """10% every 2 weeks from diazepam 10 mg bd: with tablets the cuts near the end are 17-25% (reported as
+    over the requested pace); asking for the liquid where tablets cannot keep the pace moves the dose to
+    liquid once (a visible step) and keeps 10% down to the end-of-taper floor."""
+    tablets = build_schedule(req(rate_percent=10))
+    assert all(d.form == Form.TABLET for st in tablets.steps for d in st.doses)
+    assert tablets.over_rate_steps and any(w.code == "over_rate" for w in tablets.warnings)
+    paced = build_schedule(req(rate_percent=10, liquid=LiquidUse.PACE))
+    assert not paced.over_rate_steps
+    moved = [st for st in paced.steps if "to_liquid" in st.flags]
+    assert len(moved) == 1
+    after = paced.steps[moved[0].index - 1 :]
+    assert all(d.form == Form.LIQUID for st in after for d in st.doses if d.mg)
+    last_three = [st.daily_de_mg for st in paced.steps[-3:]]
     assert last_three == [Fraction(2, 10), Fraction(1, 10), 0]
-    assert s.steps[-2].dispense[0].ml == Fraction(14, 10)  # 0.1 mL of 1 mg/mL for 14 days
-    assert any("measuring step" in u for u in s.unverified)
+    assert paced.steps[-2].dispense[0].ml == Fraction(14, 10)  # 0.1 mL of 1 mg/mL for 14 days
+    assert any("measuring step" in u for u in paced.unverified)
 
 
 def test_dispense_counts_split_tablets_rounded_up():
@@ -141,11 +163,14 @@ def test_dispense_counts_split_tablets_rounded_up():
             regimen=(Administration("diazepam", "5", NIGHT),),
             available_formulations=frozenset({"diazepam:tablet:2mg"}),
             rate_percent=10,
+            override_reason="3 → 2 mg cannot be cut finer with 2 mg tablets",
+            override_steps={3},
         )
     )
     # 5 mg of 2 mg tablets with halves: 4.5 needs 2 whole + 1 quarter? No quarters: 2+2+half = 5 → 4.5 not
-    # achievable; the first step is the nearest achievable below: 4 mg = two tablets (20%).
+    # achievable; the first step is the nearest achievable below: 4 mg = two tablets (20%, over the pace).
     first = s.steps[0]
+    assert "over_rate" in first.flags
     assert first.daily_de_mg == 4
     assert first.dispense[0].tablets == 28
     assert any("splitting" in u for u in s.unverified)
@@ -196,7 +221,7 @@ def test_bad_input_names_the_field(kw, field):
 
 
 def test_an_administration_stays_on_liquid_once_moved_to_it():
-    s = build_schedule(req(rate_percent=10))
+    s = build_schedule(req(rate_percent=10, liquid=LiquidUse.PACE))
     seen_liquid = set()
     for step in s.steps:
         for dose in step.doses:
