@@ -155,6 +155,13 @@ class CareEpisode(TenantModel):
 NOTE_MAX = 1000
 
 
+class RecordSource(models.TextChoices):
+    """Where a substance-use or medication row came from. Set by the services, never typed in a form."""
+
+    STAFF = "staff", "Entered by staff"
+    INQUIRY = "inquiry", "Reported at first contact (inquiry)"
+
+
 class PatientRecordEntry(TenantModel):
     """Common shape of the record's child rows."""
 
@@ -372,6 +379,9 @@ class SubstanceUse(PatientRecordEntry):
     last_used_on = models.DateField("Last use", null=True, blank=True, validators=[validate_not_future])
     prescribed = models.CharField(max_length=8, choices=Prescribed.choices, blank=True)
     notes = models.TextField(blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)])
+    source = models.CharField(
+        max_length=10, choices=RecordSource.choices, default=RecordSource.STAFF, editable=False
+    )
 
     class Meta:
         ordering = ["category", "created_at"]
@@ -434,6 +444,9 @@ class ReportedMedication(PatientRecordEntry):
     is_benzodiazepine = models.BooleanField(default=False, editable=False)
     reported_on = models.DateField(validators=[validate_not_future])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CURRENT)
+    source = models.CharField(
+        max_length=10, choices=RecordSource.choices, default=RecordSource.STAFF, editable=False
+    )
 
     class Meta:
         ordering = ["status", "-is_benzodiazepine", "name"]

@@ -22,6 +22,7 @@ from patients.models import (
     ExternalIdentifier,
     Patient,
     PatientContact,
+    RecordSource,
     ReportedMedication,
     SubstanceUse,
 )
@@ -348,21 +349,38 @@ def _demote_other_primary(*, actor: Any, entry: RecordEntry) -> None:
         )
 
 
+SOURCED_MODELS = (SubstanceUse, ReportedMedication)
+
+
 @transaction.atomic
-def record_entry_add(*, actor: Any, patient: Patient, model: type[RecordEntry], fields: Mapping[str, Any]):
-    """Add a contact, identifier, allergy, diagnosis, substance-use row or medication to a patient."""
+def record_entry_add(
+    *,
+    actor: Any,
+    patient: Patient,
+    model: type[RecordEntry],
+    fields: Mapping[str, Any],
+    source: str = RecordSource.STAFF,
+):
+    """Add a contact, identifier, allergy, diagnosis, substance-use row or medication to a patient.
+
+    `source` says where a substance-use or medication row came from (staff, or the admissions inquiry);
+    it is set here by the calling service, never by a form, and stays with the row when it is edited."""
+    source = RecordSource(source)
+    if source != RecordSource.STAFF and model not in SOURCED_MODELS:
+        raise TypeError(f"{model.__name__} has no source")
     entry = model(clinic=require_clinic(), patient=patient, **_entry_values(model, fields))
+    if model in SOURCED_MODELS:
+        entry.source = source
     _derive(entry)
     _validate_entry(entry)
     _demote_other_primary(actor=actor, entry=entry)
     _save_entry(entry)
-    audit(
-        actor=actor,
-        action=AuditEvent.Action.CREATE,
-        obj=entry,
-        patient=patient,
-        detail={"fields": sorted(name for name, value in fields.items() if value not in ("", None))},
-    )
+    detail: dict[str, Any] = {
+        "fields": sorted(name for name, value in fields.items() if value not in ("", None))
+    }
+    if source != RecordSource.STAFF:
+        detail["source"] = source.value
+    audit(actor=actor, action=AuditEvent.Action.CREATE, obj=entry, patient=patient, detail=detail)
     return entry
 
 
@@ -418,9 +436,15 @@ def diagnosis_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) ->
     return record_entry_add(actor=actor, patient=patient, model=Diagnosis, fields=fields)
 
 
-def substance_use_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> SubstanceUse:
-    return record_entry_add(actor=actor, patient=patient, model=SubstanceUse, fields=fields)
+def substance_use_add(
+    *, actor: Any, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
+) -> SubstanceUse:
+    return record_entry_add(actor=actor, patient=patient, model=SubstanceUse, fields=fields, source=source)
 
 
-def medication_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> ReportedMedication:
-    return record_entry_add(actor=actor, patient=patient, model=ReportedMedication, fields=fields)
+def medication_add(
+    *, actor: Any, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
+) -> ReportedMedication:
+    return record_entry_add(
+        actor=actor, patient=patient, model=ReportedMedication, fields=fields, source=source
+    )

@@ -29,8 +29,7 @@ from clinic.audit.services import audit
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
-from patients.codes import BENZODIAZEPINE_BRANDS
-from patients.models import Patient, ReportedMedication
+from patients.models import Patient
 from patients.selectors import patient_get
 from taper import forms as taper_forms
 from taper import presentation, selectors, services
@@ -38,6 +37,7 @@ from taper.catalogue import load_catalogue
 from taper.engine import as_decimal
 from taper.formulary import clinic_catalogue, formulary_add, formulary_rows, formulary_set_stocked
 from taper.models import TaperPlan, TaperPlanVersion
+from taper.prefill import reported_regimen
 
 GET_POST = ["GET", "POST"]
 VIEW = AuditEvent.Action.VIEW
@@ -305,23 +305,9 @@ def _number(text: str) -> Decimal | None:
 
 
 def _reported_lines(patient: Patient) -> tuple[list[dict[str, str]], list[str]]:
-    """Regimen lines guessed from the patient's current reported benzodiazepines (one line each, at 08:00,
-    with the strength's number as the dose) and the text they came from, for the person to check."""
-    drugs = load_catalogue().drugs
-    lines, sources = [], []
-    for med in ReportedMedication.objects.filter(
-        patient=patient, is_benzodiazepine=True, status=ReportedMedication.Status.CURRENT
-    ).order_by("name"):
-        words = re.findall(r"[a-z]+", med.name.lower())
-        drug = next(
-            (BENZODIAZEPINE_BRANDS.get(w, w) for w in words if BENZODIAZEPINE_BRANDS.get(w, w) in drugs), ""
-        )
-        if not drug:
-            continue
-        dose = _number(med.strength)
-        lines.append({"drug": drug, "dose_mg": presentation.mg(dose) if dose else "", "time_of_day": "08:00"})
-        sources.append(" ".join(p for p in (med.name, med.strength, med.dose_frequency) if p))
-    return lines, sources
+    """Regimen lines pre-filled from the patient's record (reported benzodiazepines and substance-use
+    history) and, per line, where it came from, for the person to check: see taper/prefill.py."""
+    return reported_regimen(patient)
 
 
 def _saving(request: HttpRequest, builder: Builder) -> bool:

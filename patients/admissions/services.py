@@ -3,12 +3,15 @@
 Every move goes through `inquiry_advance`, which asks the pure stage machine (`stages.py`) first. An
 inquiry becomes a patient through `inquiry_convert_to_patient` (the patient core's own service, so the
 record is created exactly as the patient pages create it) and admitting opens the first care episode in
-the same transaction, so an admission never exists without its episode.
+the same transaction, so an admission never exists without its episode. Converting also carries what the
+caller reported (benzodiazepines and daily doses, other substances) into the patient's substance-use
+history and reported medications, through the record's own services, marked as reported at inquiry.
 """
 
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,10 +27,11 @@ from patients.admissions import stages
 from patients.admissions.models import Inquiry, InquiryStageChange, ReportedBenzodiazepine
 from patients.admissions.selectors import assignable_staff
 from patients.admissions.substances import BENZODIAZEPINE_CODES, OTHER_SUBSTANCES, dose_error
+from patients.codes import BENZODIAZEPINES as BENZODIAZEPINE_NAMES
 from patients.levels_of_care import BY_CODE as LEVELS_BY_CODE
-from patients.models import Patient
+from patients.models import Patient, RecordSource, ReportedMedication, SubstanceUse
 from patients.selectors import patients_named_like
-from patients.services import care_episode_start, patient_create
+from patients.services import care_episode_start, medication_add, patient_create, substance_use_add
 
 EDITABLE_FIELDS = (
     "referral_source",
@@ -394,7 +398,93 @@ def inquiry_convert_to_patient(*, actor: Any, inquiry: Inquiry, confirm_duplicat
         patient=patient,
         detail={"converted": True, "confirmed_duplicate": confirm_duplicate},
     )
+    _carry_reports_over(actor=actor, inquiry=inquiry, patient=patient)
     return patient
+
+
+# What the caller reported becomes the start of the patient's record, marked as reported at inquiry. The
+# note says when and by whom; the caller's own words are copied only where they name the substance.
+UNKNOWN_BENZODIAZEPINE = "unknown benzodiazepine (reported at inquiry)"
+SUBSTANCE_CATEGORIES = {
+    "alcohol": SubstanceUse.Category.ALCOHOL,
+    "opioids": SubstanceUse.Category.OPIOID,
+    "stimulants": SubstanceUse.Category.STIMULANT,
+    "cannabis": SubstanceUse.Category.CANNABIS,
+    "other": SubstanceUse.Category.OTHER,
+}
+REPORTED_BY = {  # who called, in words for the note: the relationship only, never the caller's name
+    Inquiry.Relationship.SELF: "the patient",
+    Inquiry.Relationship.SPOUSE: "the patient's spouse or partner",
+    Inquiry.Relationship.PARENT: "the patient's parent",
+    Inquiry.Relationship.CHILD: "the patient's adult child",
+    Inquiry.Relationship.SIBLING: "the patient's sibling",
+    Inquiry.Relationship.OTHER_FAMILY: "a family member",
+    Inquiry.Relationship.OTHER: "another contact",
+}
+DRUG_NAME_MAX = SubstanceUse._meta.get_field("drug_name").max_length
+
+
+def _reported_on(inquiry: Inquiry) -> datetime.date:
+    """The inquiry's day in the clinic's time zone, capped at `timezone.localdate()`: the record's
+    not-in-the-future validator checks against that day, and a clinic east of it can be a day ahead."""
+    day = timezone.localtime(inquiry.created_at, zoneinfo.ZoneInfo(require_clinic().timezone)).date()
+    return min(day, timezone.localdate())
+
+
+def _provenance(inquiry: Inquiry, reported_on: datetime.date) -> str:
+    by = REPORTED_BY.get(inquiry.contact_relationship, "the caller")
+    return f"Reported at first contact (inquiry of {reported_on:%b %-d, %Y}) by {by}; not yet verified."
+
+
+def _mg(dose: Decimal) -> str:
+    return f"{dose.normalize():f}"
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _carry_reports_over(*, actor: Any, inquiry: Inquiry, patient: Patient) -> None:
+    reported_on = _reported_on(inquiry)
+    note = _provenance(inquiry, reported_on)
+    inquiry_source = RecordSource.INQUIRY
+    for reported in ReportedBenzodiazepine.objects.filter(inquiry=inquiry).order_by("created_at", "drug"):
+        known = reported.drug in BENZODIAZEPINE_NAMES
+        substance_use_add(
+            actor=actor,
+            patient=patient,
+            source=inquiry_source,
+            fields={
+                "category": SubstanceUse.Category.BENZODIAZEPINE,
+                "benzodiazepine": reported.drug if known else "other",
+                "drug_name": "" if known else UNKNOWN_BENZODIAZEPINE,
+                "daily_amount": reported.daily_dose_mg,
+                "unit": SubstanceUse.Unit.MG,
+                "notes": note,
+            },
+        )
+        if known:  # an unknown benzodiazepine has no name to list as a medication
+            medication_add(
+                actor=actor,
+                patient=patient,
+                source=inquiry_source,
+                fields={
+                    "name": BENZODIAZEPINE_NAMES[reported.drug],
+                    "strength": f"{_mg(reported.daily_dose_mg)} mg a day",
+                    "reported_on": reported_on,
+                    "status": ReportedMedication.Status.CURRENT,
+                },
+            )
+    for code in inquiry.other_substances:
+        category = SUBSTANCE_CATEGORIES[code]
+        fields: dict[str, Any] = {"category": category, "notes": note}
+        said = inquiry.other_substances_note.strip()
+        if category == SubstanceUse.Category.OTHER and said:
+            fields["drug_name"] = _short(said, DRUG_NAME_MAX)
+            if fields["drug_name"] != " ".join(said.split()):
+                fields["notes"] = f"{note}\nAs reported: {said}"
+        substance_use_add(actor=actor, patient=patient, source=inquiry_source, fields=fields)
 
 
 @transaction.atomic
