@@ -24,6 +24,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, IdempotentReplay):
         record = exc.record
         return Response(record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
+    # A domain refusal may carry more than messages (e.g. a taper refusal's steps and alternatives): RFC 9457
+    # extension members, next to `errors`.
+    members = exc.problem_members() if hasattr(exc, "problem_members") else {}
     exc = _as_drf(exc)
     response = exception_handler(exc, context)
     if response is None:
@@ -42,6 +45,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     elif isinstance(response.data, dict) and "detail" in response.data:
         body["detail"] = str(response.data["detail"])
+    body.update({k: v for k, v in members.items() if k not in body})
     response.data = body
     response.content_type = "application/problem+json"
     if response.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:

@@ -29,8 +29,10 @@ from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from taper import services
 from taper.catalogue import EquivalenceTable, load_catalogue
-from taper.engine import Strategy
+from taper.dosing import Form
+from taper.engine import LiquidUse, Strategy
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
+from taper.policy import policy
 
 # What a read of these endpoints discloses to an outside system (42 CFR Part 2 consent category).
 TAPER_CATEGORIES = ("medications",)
@@ -47,7 +49,10 @@ TRANSITION_PERMS: dict[str, Perm] = {
 }
 TRANSITION_HELP = {
     "propose": "Send a draft for a psychiatrist's approval.",
-    "approve": "Approve a draft or proposed plan (psychiatrist).",
+    "approve": (
+        "Approve a draft or proposed plan (psychiatrist). If the current version carries `warnings`, send "
+        "its `warnings_digest` as `warnings_seen`: the approval records that they were shown."
+    ),
     "activate": "Start an approved plan. Activating an active plan changes nothing (200).",
     "hold": "Pause an active plan from `from_date`: for `days`, or until resumed when `days` is empty.",
     "resume": "End an open hold: the next reduction starts on `from_date` (optionally a new pace).",
@@ -56,7 +61,7 @@ TRANSITION_HELP = {
 }
 TRANSITION_FIELDS = {
     "propose": [],
-    "approve": ["note"],
+    "approve": ["note", "warnings_seen"],
     "activate": [],
     "hold": ["from_date", "days", "reason"],
     "resume": ["from_date", "reason", "rate_percent", "interval_days"],
@@ -95,11 +100,25 @@ class TaperRegimenLineSerializer(serializers.Serializer):
         max_digits=9, decimal_places=3, help_text="mg per administration (> 0)."
     )
     time_of_day = serializers.RegexField(r"^\d{1,2}:\d{2}$", max_length=5, help_text="24-hour HH:MM.")
+    form = serializers.ChoiceField(
+        choices=[(f.value, f.value) for f in Form],
+        required=False,
+        allow_null=True,
+        help_text="tablet (tablets or capsules) or liquid; empty: tablets when they make the dose.",
+    )
+
+
+HOLD_DAYS = policy().limits.hold_days
+INTERVAL_DAYS = policy().limits.interval_days
+SWITCH_DAYS = policy().limits.substitution_interval_days
 
 
 class TaperHoldSerializer(serializers.Serializer):
     days = serializers.IntegerField(
-        min_value=1, max_value=365, allow_null=True, help_text="Null only for an open hold (until resumed)."
+        min_value=HOLD_DAYS[0],
+        max_value=HOLD_DAYS[1],
+        allow_null=True,
+        help_text="Null only for an open hold (until resumed).",
     )
     at_step = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     on_date = serializers.DateField(required=False, allow_null=True)
@@ -123,6 +142,24 @@ class TaperStepDoseSerializer(serializers.Serializer):
     )
 
 
+class TaperWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. high_dose, over_rate, cap_override, tail, unverified.")
+    rule = serializers.CharField(help_text="The rule behind it (taper/data/taper_rules.json).")
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    source = serializers.CharField(help_text="Where the rule comes from (URL or policy).")
+    steps = serializers.ListField(child=serializers.IntegerField())
+
+
+class TaperAlternativeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    outcome = serializers.CharField()
+    changes = serializers.DictField(child=serializers.CharField(), help_text="What to change in the request.")
+    fixes = serializers.BooleanField()
+    psychiatrist_only = serializers.BooleanField()
+
+
 class TaperDispenseSerializer(serializers.Serializer):
     formulation_id = serializers.CharField()
     description = serializers.CharField()
@@ -138,6 +175,11 @@ class TaperVersionSummarySerializer(serializers.ModelSerializer):
     approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
     violations = serializers.ListField(child=serializers.CharField(), read_only=True)
     unverified = serializers.ListField(child=serializers.CharField(), read_only=True)
+    warnings = TaperWarningSerializer(many=True, read_only=True)
+    warnings_digest = serializers.SerializerMethodField(
+        help_text="Send as `warnings_seen` when approving this version."
+    )
+    override_steps = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
     class Meta:
         model = TaperPlanVersion
@@ -159,13 +201,20 @@ class TaperVersionSummarySerializer(serializers.ModelSerializer):
             "cap_source",
             "violations",
             "unverified",
+            "warnings",
+            "warnings_digest",
             "override_reason",
+            "override_steps",
+            "high_dose_confirmation",
             "created_by",
             "created_at",
             "approved_by",
             "approved_at",
         )
         read_only_fields = fields
+
+    def get_warnings_digest(self, obj: TaperPlanVersion) -> str:
+        return services.warnings_digest(obj)
 
 
 class TaperVersionSerializer(TaperVersionSummarySerializer):
@@ -177,6 +226,12 @@ class TaperVersionSerializer(TaperVersionSummarySerializer):
     holds = TaperHoldSerializer(many=True, read_only=True)
     formulations = serializers.ListField(child=serializers.CharField(), read_only=True)
     notes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    alternatives = TaperAlternativeSerializer(
+        many=True, read_only=True, help_text="What would keep the requested pace, each option tried."
+    )
+    approval_warnings = TaperWarningSerializer(
+        many=True, read_only=True, help_text="The warnings shown to the psychiatrist who approved it."
+    )
     equivalence_source = serializers.SerializerMethodField()
 
     class Meta(TaperVersionSummarySerializer.Meta):
@@ -191,7 +246,14 @@ class TaperVersionSerializer(TaperVersionSummarySerializer):
             "target_de_mg",
             "holds",
             "formulations",
+            "liquid",
+            "min_switch_days",
+            "tail_floor_de_mg",
+            "other_table",
+            "baseline_other_de_mg",
             "notes",
+            "alternatives",
+            "approval_warnings",
             "equivalence_source",
         )
         read_only_fields = fields
@@ -223,6 +285,10 @@ class TaperStepSerializer(serializers.ModelSerializer):
             "daily_de_mg",
             "daily_mg_by_drug",
             "window_reduction_percent",
+            "step_percent",
+            "requested_percent",
+            "other_table_de_mg",
+            "delayed_days",
             "doses",
             "dispense",
             "flags",
@@ -268,7 +334,9 @@ class TaperPlanCreateSerializer(serializers.Serializer):
         decimal_places=2,
         help_text="Percent of the current daily dose per step (0 < rate ≤ 100).",
     )
-    interval_days = serializers.IntegerField(max_value=365, help_text="Days per step.")
+    interval_days = serializers.IntegerField(
+        min_value=INTERVAL_DAYS[0], max_value=INTERVAL_DAYS[1], help_text="Days per step."
+    )
     table = serializers.ChoiceField(
         choices=[(t.value, t.label) for t in EquivalenceTable],
         required=False,
@@ -278,7 +346,15 @@ class TaperPlanCreateSerializer(serializers.Serializer):
         choices=[(s.value, s.value.replace("_", " ")) for s in Strategy], default=Strategy.DIRECT.value
     )
     substitution_interval_days = serializers.IntegerField(
-        max_value=365, required=False, allow_null=True, default=None
+        min_value=SWITCH_DAYS[0], max_value=SWITCH_DAYS[1], required=False, allow_null=True, default=None
+    )
+    min_switch_days = serializers.IntegerField(
+        min_value=0,
+        max_value=56,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Cross-titration: spread the switch over at least this many days (default 7).",
     )
     slow_rate_percent = serializers.DecimalField(
         max_digits=6, decimal_places=2, required=False, allow_null=True, default=None
@@ -288,12 +364,32 @@ class TaperPlanCreateSerializer(serializers.Serializer):
     )
     target_de_mg = serializers.DecimalField(max_digits=9, decimal_places=3, required=False, default=0)
     holds = TaperHoldSerializer(many=True, required=False, max_length=20, default=list)
+    liquid = serializers.ChoiceField(
+        choices=[(c.value, c.value) for c in LiquidUse],
+        default=LiquidUse.CAP.value,
+        help_text="When a dose may move to the stocked oral liquid: cap (only where tablets cannot keep the "
+        "guideline cap), pace (also where they cannot keep the requested pace) or never.",
+    )
     override_reason = serializers.CharField(
         max_length=2000,
         required=False,
         allow_blank=True,
         default="",
-        help_text="Only a psychiatrist may override the guideline cap, with a written reason.",
+        help_text="Only a psychiatrist may override the guideline cap, with a written reason and the steps.",
+    )
+    override_steps = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=400,
+        help_text="The steps the override accepts over the cap (a refusal lists them in `violations`).",
+    )
+    high_dose_confirmation = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="For a daily dose above 15 mg diazepam-equivalent: the daily DE, typed to confirm it.",
     )
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -302,6 +398,13 @@ class TaperPlanTransitionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(TRANSITION_PERMS))
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    warnings_seen = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="approve: the current version's `warnings_digest`.",
+    )
     from_date = serializers.DateField(
         required=False, help_text="hold/resume/slow: defaults to today (clinic)."
     )
@@ -309,7 +412,9 @@ class TaperPlanTransitionSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="hold: days, or empty until resumed."
     )
     rate_percent = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, allow_null=True)
-    interval_days = serializers.IntegerField(max_value=365, required=False, allow_null=True)
+    interval_days = serializers.IntegerField(
+        min_value=INTERVAL_DAYS[0], max_value=INTERVAL_DAYS[1], required=False, allow_null=True
+    )
     outcome = serializers.ChoiceField(
         choices=[(S.COMPLETED.value, "Completed"), (S.STOPPED.value, "Stopped")], required=False
     )
@@ -442,7 +547,9 @@ class TaperPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _TaperV
         if name == "propose":
             services.plan_propose(actor=actor, plan=plan)
         elif name == "approve":
-            services.plan_approve(actor=actor, plan=plan, note=data["note"])
+            services.plan_approve(
+                actor=actor, plan=plan, note=data["note"], warnings_seen=data["warnings_seen"]
+            )
         elif name == "activate":
             services.plan_activate(actor=actor, plan=plan)
         elif name == "hold":

@@ -183,7 +183,7 @@ class TaperPlanVersion(TenantModel):
     min_switch_days = models.PositiveSmallIntegerField(null=True, blank=True)
     tail_floor_de_mg = models.DecimalField(null=True, **DOSE_DIGITS)
     high_dose_confirmation = models.CharField(
-        max_length=40, blank=True, help_text="What the person saving a high-dose plan typed to confirm the dose."
+        max_length=40, blank=True, help_text="What the person saving a high-dose plan typed to confirm it."
     )
     # Engine output summary.
     baseline_de_mg = models.DecimalField(**DOSE_DIGITS)

@@ -32,6 +32,7 @@ from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from taper import alternatives
 from taper.catalogue import EquivalenceTable, FormKind, Split, Status, load_catalogue
+from taper.dates import long_date, short_date
 from taper.dosing import Form
 from taper.engine import (
     Administration,
@@ -84,6 +85,26 @@ class PlanRefused(ValidationError):
         self.violations = tuple(violations)
         self.options = tuple(options)
         self.schedule = schedule
+
+    def problem_members(self) -> dict[str, Any]:
+        """For an API problem response: the refused steps and the alternatives, as data."""
+        return {
+            "violations": [
+                {
+                    "step": v.step,
+                    "start": v.start.isoformat(),
+                    "from_de_mg": str(
+                        as_decimal(v.previous_de_mg if v.previous_de_mg is not None else v.from_de_mg)
+                    ),
+                    "to_de_mg": str(as_decimal(v.to_de_mg)),
+                    "window_de_mg": str(as_decimal(v.from_de_mg)),
+                    "percent": str(as_decimal(v.percent, 1)),
+                    "kind": v.kind,
+                }
+                for v in self.violations
+            ],
+            "alternatives": _option_rows(self.options),
+        }
 
 
 @dataclass(frozen=True)
@@ -872,21 +893,21 @@ def _check_from_date(version: TaperPlanVersion, effective_from: datetime.date, t
         raise ValidationError(
             {
                 "effective_from": (
-                    f"Choose today ({today:%a %d %b %Y}) or a later date: past days stay as planned."
+                    f"Choose today ({long_date(today)}) or a later date: past days stay as planned."
                 )
             }
         )
     if first is not None and effective_from < first:
         raise ValidationError(
-            {"effective_from": f"Choose a date on or after the plan's start ({first:%a %d %b %Y})."}
+            {"effective_from": f"Choose a date on or after the plan's start ({long_date(first)})."}
         )
     latest = today + datetime.timedelta(days=policy().limits.start_within_days)
     if effective_from > latest:
-        raise ValidationError({"effective_from": f"Choose a date before {latest:%d %b %Y}."})
+        raise ValidationError({"effective_from": f"Choose a date before {short_date(latest)}."})
     if last is not None and effective_from >= last and Decimal(version.final_de_mg) == 0:
         raise ValidationError(
             {
-                "effective_from": f"The taper reaches zero on {last:%a %d %b %Y}: choose a date before then "
+                "effective_from": f"The taper reaches zero on {long_date(last)}: choose a date before then "
                 "(after it there is nothing left to change)."
             }
         )
@@ -1063,7 +1084,7 @@ def plan_hold(
     reason = _reason(reason, "holding the taper")
     today = _today(today)
     if plan.held_since:
-        raise ValidationError(f"The taper is already held since {plan.held_since:%d %b %Y}.")
+        raise ValidationError(f"The taper is already held since {short_date(plan.held_since)}.")
     low, high = policy().limits.hold_days
     if days is not None and not low <= days <= high:
         raise ValidationError(
@@ -1120,7 +1141,7 @@ def plan_resume(
         raise ValidationError("The taper is not held.")
     if from_date <= plan.held_since:
         raise ValidationError(
-            {"effective_from": f"Resume after the day the hold began ({plan.held_since:%a %d %b %Y})."}
+            {"effective_from": f"Resume after the day the hold began ({long_date(plan.held_since)})."}
         )
     changes: dict[str, Any] = {}
     if rate_percent is not None:
