@@ -7,6 +7,7 @@ the service's ValidationError keys so an error from the engine lands on the fiel
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +15,10 @@ from django import forms
 from django.forms import formset_factory
 
 from taper.catalogue import FormKind, Split, load_catalogue
-from taper.engine import Strategy
+from taper.dosing import Form
+from taper.engine import LiquidUse, Strategy
 from taper.models import TABLE_CHOICES
+from taper.policy import policy
 from taper.services import PlanInput
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -29,6 +32,17 @@ STRATEGY_CHOICES = [
     (Strategy.DIRECT.value, "Taper the current medication directly"),
     (Strategy.CROSS_TITRATE.value, "Switch to diazepam one dose at a time, then taper diazepam"),
 ]
+LIQUID_CHOICES = [
+    (LiquidUse.CAP.value, "Only where tablets cannot keep the guideline cap"),
+    (LiquidUse.PACE.value, "Also where tablets cannot keep the requested pace"),
+    (LiquidUse.NEVER.value, "Never: tablets or capsules only"),
+]
+FORM_CHOICES = [
+    ("", "Tablets if possible"),
+    (Form.TABLET.value, "Tablets / capsules"),
+    (Form.LIQUID.value, "Oral liquid"),
+]
+LIMITS = policy().limits
 
 
 def drug_choices() -> list[tuple[str, str]]:
@@ -62,20 +76,23 @@ def _percent(label: str, *, required: bool, help_text: str = "") -> forms.Decima
     )
 
 
-def _days(label: str, *, required: bool, help_text: str = "") -> forms.IntegerField:
+def _days(
+    label: str, *, required: bool, help_text: str = "", bounds: tuple[int, int] = (1, 365)
+) -> forms.IntegerField:
+    low, high = bounds
     return forms.IntegerField(
         label=label,
         required=required,
-        min_value=1,
-        max_value=365,
+        min_value=low,
+        max_value=high,
         help_text=help_text,
         error_messages={
             "required": "Give the number of days.",
-            "min_value": "Give at least 1 day.",
-            "max_value": "Give at most 365 days.",
+            "min_value": f"Give at least {low} day{'s' if low != 1 else ''}.",
+            "max_value": f"Give at most {high} days.",
             "invalid": "Enter a whole number of days.",
         },
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": low, "max": high}),
     )
 
 
@@ -110,6 +127,12 @@ class RegimenLineForm(forms.Form):
         widget=TIME,
         error_messages={"required": "Give the time of day.", "invalid": "Give the time like 08:00."},
     )
+    form = forms.ChoiceField(
+        label="Given as",
+        required=False,
+        choices=FORM_CHOICES,
+        error_messages={"invalid_choice": "Choose tablets or oral liquid."},
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,7 +152,7 @@ class HoldForm(forms.Form):
     on_date = forms.DateField(
         label="From", widget=DATE, error_messages={"required": "Give the date the hold starts."}
     )
-    days = _days("Days", required=True)
+    days = _days("Days", required=True, bounds=LIMITS.hold_days)
 
 
 class BaseLines(forms.BaseFormSet):
@@ -169,11 +192,26 @@ class PlanForm(forms.Form):
     substitution_interval_days = _days(
         "Days per switch",
         required=False,
+        bounds=LIMITS.substitution_interval_days,
         help_text="Cross-titration only: how long each switched dose settles before the next switch "
-        "(empty = the step interval). The guideline suggests switching over 1–2 weeks.",
+        "(empty = the step interval).",
+    )
+    min_switch_days = _days(
+        "Spread the switch over at least (days)",
+        required=False,
+        bounds=(1, 56),
+        help_text=f"Cross-titration only; empty = {policy().switch.min_switch_days} days. The guideline "
+        "suggests switching over 1–2 weeks, not 1–2 days: a single daily dose is switched in portions.",
     )
     rate_percent = _percent("Reduce by (%)", required=True, help_text="Of the current daily dose, per step.")
-    interval_days = _days("Every (days)", required=True)
+    interval_days = _days("Every (days)", required=True, bounds=LIMITS.interval_days)
+    liquid = forms.ChoiceField(
+        label="Move a dose to the oral liquid",
+        choices=LIQUID_CHOICES,
+        initial=LiquidUse.CAP.value,
+        error_messages={"invalid_choice": "Choose when the oral liquid may be used."},
+        help_text="Stocked liquids only. The move is shown on its step; the dose then stays liquid.",
+    )
     slow_rate_percent = _percent(
         "Slower rate (%)", required=False, help_text="Optional: a gentler rate for the last part."
     )
@@ -192,11 +230,25 @@ class PlanForm(forms.Form):
         error_messages={"invalid_choice": "Choose one of the listed equivalence tables."},
         help_text="Published tables disagree; a psychiatrist may choose a different one for this plan.",
     )
+    override_steps = forms.CharField(
+        label="Steps accepted over the cap",
+        required=False,
+        max_length=200,
+        help_text="The step numbers, e.g. 6, 7. Only these steps may cut more than the guideline allows.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     override_reason = forms.CharField(
-        label="Override the guideline cap: reason",
+        label="Why these steps may cut more than the guideline allows",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only when a faster pace is intended. Steps over the cap are flagged on the schedule.",
+        help_text="Kept with the plan and shown to whoever approves or reads it.",
+    )
+    high_dose_confirmation = forms.CharField(
+        label="Confirm a high dose: type the daily diazepam-equivalent dose",
+        required=False,
+        max_length=40,
+        help_text="Needed only above 15 mg diazepam-equivalent a day; the preview says what to type.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     reason = forms.CharField(
         label="Note",
@@ -210,6 +262,7 @@ class PlanForm(forms.Form):
         self.psychiatrist = psychiatrist
         if not psychiatrist:
             del self.fields["override_reason"]
+            del self.fields["override_steps"]
             self.fields["table"].disabled = True
             self.fields[
                 "table"
@@ -223,8 +276,17 @@ class PlanForm(forms.Form):
         else:
             self.fields["reason"].help_text = "Optional, kept with the first version."
 
+    def clean_override_steps(self) -> list[int]:
+        text = self.cleaned_data.get("override_steps") or ""
+        parts = [p for p in re.split(r"[\s,;]+", text) if p]
+        if not all(p.isdigit() and int(p) >= 1 for p in parts):
+            raise forms.ValidationError("List step numbers separated by commas, e.g. 6, 7.")
+        return sorted({int(p) for p in parts})
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data.get("override_steps") and not (data.get("override_reason") or "").strip():
+            self.add_error("override_reason", "Say why these steps may cut more than the guideline allows.")
         if (data.get("slow_rate_percent") is None) != (data.get("slow_below_de_mg") is None):
             message = "Give both the slower rate and the dose below which it applies, or neither."
             field = "slow_below_de_mg" if data.get("slow_rate_percent") is not None else "slow_rate_percent"
@@ -238,7 +300,12 @@ def plan_input(form: PlanForm, lines: RegimenFormSet, holds: HoldFormSet) -> Pla
     data = form.cleaned_data
     return PlanInput(
         regimen=[
-            {"drug": r["drug"], "dose_mg": r["dose_mg"], "time_of_day": r["time_of_day"]}
+            {
+                "drug": r["drug"],
+                "dose_mg": r["dose_mg"],
+                "time_of_day": r["time_of_day"],
+                "form": r.get("form") or None,
+            }
             for r in lines.rows()
         ],
         start_date=data["start_date"],
@@ -252,6 +319,10 @@ def plan_input(form: PlanForm, lines: RegimenFormSet, holds: HoldFormSet) -> Pla
         target_de_mg=data.get("target_de_mg") or Decimal(0),
         holds=[{"days": h["days"], "on_date": h["on_date"]} for h in holds.rows()],
         override_reason=data.get("override_reason") or "",
+        override_steps=data.get("override_steps") or (),
+        liquid=data.get("liquid") or LiquidUse.CAP.value,
+        min_switch_days=data.get("min_switch_days"),
+        high_dose_confirmation=data.get("high_dose_confirmation") or "",
     )
 
 
@@ -260,6 +331,9 @@ class ApproveForm(forms.Form):
     note = forms.CharField(
         label="Note (optional)", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # The digest of the warnings shown above the button (services.warnings_digest): the approval records
+    # that they were shown, and a plan changed meanwhile is not approved unseen.
+    warnings_seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 def _reason_field(label: str = "Reason") -> forms.CharField:
@@ -291,6 +365,7 @@ class HoldActionForm(forms.Form):
     days = _days(
         "Days",
         required=False,
+        bounds=LIMITS.hold_days,
         help_text="The dose stays the same for this many days, then reductions continue.",
     )
     reason = _reason_field()
@@ -311,7 +386,12 @@ class ResumeForm(forms.Form):
         label="Next reduction on", widget=DATE, error_messages={"required": "Give the date to resume."}
     )
     rate_percent = _percent("New rate (%)", required=False, help_text="Empty keeps the plan's rate.")
-    interval_days = _days("New interval (days)", required=False, help_text="Empty keeps the interval.")
+    interval_days = _days(
+        "New interval (days)",
+        required=False,
+        bounds=LIMITS.interval_days,
+        help_text="Empty keeps the interval.",
+    )
     reason = _reason_field()
 
 
@@ -322,7 +402,7 @@ class PaceForm(forms.Form):
         error_messages={"required": "Give the date the new pace starts."},
     )
     rate_percent = _percent("Reduce by (%)", required=True)
-    interval_days = _days("Every (days)", required=True)
+    interval_days = _days("Every (days)", required=True, bounds=LIMITS.interval_days)
     reason = _reason_field()
 
 
@@ -343,7 +423,23 @@ class CloseForm(forms.Form):
 class TaperSettingsForm(forms.Form):
     default_table = forms.ChoiceField(label="Default equivalence table", choices=TABLE_CHOICES)
     default_rate_percent = _percent("Default rate (%)", required=True)
-    default_interval_days = _days("Default interval (days)", required=True)
+    default_interval_days = _days("Default interval (days)", required=True, bounds=LIMITS.interval_days)
+    tail_floor_de_mg = forms.DecimalField(
+        label="End-of-taper floor (mg diazepam-equivalent a day)",
+        min_value=Decimal(0),
+        max_value=Decimal(policy().tail.max_floor_de_mg.numerator)
+        / policy().tail.max_floor_de_mg.denominator,
+        max_digits=5,
+        decimal_places=2,
+        help_text="Steps that start at or below this dose may cut more than the guideline cap, because the "
+        "smallest doses cannot be cut finer. Program policy, not a guideline number: a psychiatrist "
+        "confirms it.",
+        error_messages={
+            "max_value": "At most %(limit_value)s mg: above it the cap would be waived too early.",
+            "min_value": "The floor cannot be negative.",
+            "invalid": "Enter a number of mg, e.g. 2.",
+        },
+    )
 
 
 class FormularyAddForm(forms.Form):

@@ -16,14 +16,30 @@ from typing import Any
 from taper.catalogue import Catalogue, EquivalenceTable, Status, load_catalogue
 from taper.engine import Phase, Schedule, as_decimal, guideline_cap
 from taper.errors import TaperInputError
+from taper.policy import policy
 from taper.services import step_row
 
 FLAG_LABELS = {
-    "granularity": (
-        "Smallest possible step",
-        "Over the cap's share only because the formulations cannot make a smaller cut.",
+    "tail": (
+        "End of taper",
+        "Starts at or below the end-of-taper floor: the smallest doses cannot be cut by only 25%.",
     ),
-    "cap_override": ("Over the guideline cap", "Allowed by a psychiatrist's written override."),
+    "final_step": ("Final step", "The last dose stops; the stop is allowed from a small dose only."),
+    "cap_override": ("Over the guideline cap", "Allowed by a psychiatrist's written override of this step."),
+    "over_cap": ("Over the guideline cap", "Not allowed without a psychiatrist's override naming this step."),
+    "over_rate": (
+        "Bigger cut than asked",
+        "More than half again the requested cut: see what would keep the pace.",
+    ),
+    "interval_lengthened": (
+        "Starts later",
+        "Starts later than the requested interval so that two cuts together stay within the guideline cap.",
+    ),
+    "to_liquid": ("Moves to liquid", "From this step the dose is given as oral liquid, and stays liquid."),
+    "switch_undivided": (
+        "Switched in one go",
+        "The dose cannot be divided into smaller portions for the switch.",
+    ),
     "open_hold": ("Held until resumed", "The dose stays the same until a psychiatrist resumes the taper."),
     "substitution_rounded_up": (
         "Switch rounded up",
@@ -90,6 +106,10 @@ class Row:
     dispense: list[dict[str, Any]]
     flags: list[tuple[str, str, str]]  # (code, label, explanation)
     state: str = "future"  # past | current | future
+    step_percent: str = ""  # the cut vs. the dose just before
+    requested_percent: str = ""  # the cut asked for ("" outside reductions)
+    other_de_mg: str = ""  # the same doses on the other equivalence table ("" when not shown)
+    over_rate: bool = False
 
     @property
     def is_current(self) -> bool:
@@ -158,9 +178,19 @@ def _row(index: int, data: Mapping[str, Any], catalogue: Catalogue, today: datet
             }
             for x in data.get("dispense") or ()
         ],
-        flags=[(f, *FLAG_LABELS.get(f, (f.replace("_", " "), ""))) for f in data.get("flags") or ()],
+        flags=[(f, *FLAG_LABELS[f]) for f in data.get("flags") or () if f in FLAG_LABELS],
         state=_state(start, end, today),
+        step_percent=_percent(data.get("step_percent")),
+        requested_percent=_percent(data.get("requested_percent")),
+        other_de_mg=mg(data.get("other_table_de_mg")) if data["phase"] == Phase.SUBSTITUTION.value else "",
+        over_rate="over_rate" in (data.get("flags") or ()),
     )
+
+
+def _percent(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    return mg(Decimal(str(value)).quantize(Decimal("0.1")))
 
 
 def stored_rows(steps: Iterable[Any], catalogue: Catalogue, today: datetime.date | None) -> list[Row]:
@@ -177,6 +207,9 @@ def stored_rows(steps: Iterable[Any], catalogue: Catalogue, today: datetime.date
                 "window_reduction_percent": s.window_reduction_percent,
                 "dispense": s.dispense,
                 "flags": s.flags,
+                "step_percent": s.step_percent,
+                "requested_percent": s.requested_percent,
+                "other_table_de_mg": s.other_table_de_mg,
             },
             catalogue,
             today,
@@ -257,3 +290,66 @@ def cap() -> Cap:
 
 def current_row(rows: Sequence[Row]) -> Row | None:
     return next((r for r in rows if r.is_current), None)
+
+
+@dataclass(frozen=True)
+class WarningItem:
+    """A warning for a page: plain words, with the source behind a 'why / source' disclosure."""
+
+    code: str
+    title: str
+    detail: str
+    source: str
+    wording: str  # the rule's own words, for the disclosure
+
+
+def _rule_wording(rule: str) -> str:
+    rules = policy()
+    return {
+        rules.cap.rule: rules.cap.wording,
+        rules.tail.rule: rules.tail.wording,
+        rules.pace.rule: rules.pace.wording,
+        rules.switch.rule: rules.switch.wording,
+        rules.plausibility.high_rule: rules.plausibility.high_wording,
+        rules.plausibility.ceiling_rule: rules.plausibility.ceiling_wording,
+    }.get(rule, "")
+
+
+def warning_items(rows: Iterable[Mapping[str, Any]]) -> list[WarningItem]:
+    """Stored (or freshly computed) warning rows as page items; rule ids stay in the data, not on the page."""
+    return [
+        WarningItem(
+            r["code"], r["title"], r["detail"], r.get("source") or "", _rule_wording(r.get("rule", ""))
+        )
+        for r in rows
+    ]
+
+
+def schedule_warning_rows(schedule: Schedule) -> list[dict[str, Any]]:
+    return [
+        {"code": w.code, "rule": w.rule, "title": w.title, "detail": w.detail, "source": w.source}
+        for w in schedule.warnings
+    ]
+
+
+@dataclass(frozen=True)
+class Option:
+    """An alternative the page offers as a button: `apply` is what the builder changes (`key=value`)."""
+
+    label: str
+    outcome: str
+    apply: str  # "" when it is not something the builder can set (e.g. stocking a formulation)
+    fixes: bool
+    psychiatrist_only: bool
+    stock: str  # the formulation to stock, for the formulary link
+
+
+def options(rows: Iterable[Mapping[str, Any]]) -> list[Option]:
+    """Option rows (services.option_rows, or stored on a version) as buttons."""
+    out = []
+    for row in rows:
+        changes = dict(row["changes"])
+        stock = changes.pop("stock", "")
+        apply = ";".join(f"{k}={v}" for k, v in changes.items())
+        out.append(Option(row["label"], row["outcome"], apply, row["fixes"], row["psychiatrist_only"], stock))
+    return out

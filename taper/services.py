@@ -103,7 +103,7 @@ class PlanRefused(ValidationError):
                 }
                 for v in self.violations
             ],
-            "alternatives": _option_rows(self.options),
+            "alternatives": option_rows(self.options),
         }
 
 
@@ -445,7 +445,7 @@ def _warning_rows(schedule: Schedule, confirmation: str) -> list[dict[str, Any]]
     return rows
 
 
-def _option_rows(options: Sequence[alternatives.Alternative]) -> list[dict[str, Any]]:
+def option_rows(options: Sequence[alternatives.Alternative]) -> list[dict[str, Any]]:
     return [
         {
             "code": o.code,
@@ -513,7 +513,7 @@ def _summary_fields(
         "unverified": list(schedule.unverified),
         "notes": list(schedule.notes),
         "warnings": _warning_rows(schedule, confirmation),
-        "alternatives": _option_rows(options),
+        "alternatives": option_rows(options),
         "other_table": schedule.other_table.value if schedule.other_table else "",
         "baseline_other_de_mg": as_decimal(schedule.baseline_other_de_mg)
         if schedule.baseline_other_de_mg is not None

@@ -31,6 +31,7 @@ urlpatterns = [
     path("formulary/stocked/", views.formulary_stocked_view, name="formulary-stocked"),
     path("formulary/add/", views.formulary_add_view, name="formulary-add"),
     path("formulary/defaults/", views.taper_settings_view, name="settings"),
+    path("formulary/tail-floor/confirm/", views.tail_floor_confirm_view, name="tail-floor-confirm"),
     # Progress (planned vs taken), dose entry (nurse) and the psychiatrist's review queue.
     path("plans/<uuid:plan_id>/progress/", views_progress.progress_view, name="progress"),
     path("plans/<uuid:plan_id>/doses/", views_progress.dose_record_view, name="dose-record"),

@@ -9,9 +9,7 @@ services refuse the same things again, so the API and any other caller meet the 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -33,7 +31,7 @@ from patients.models import Patient
 from patients.selectors import patient_get
 from taper import forms as taper_forms
 from taper import presentation, selectors, services
-from taper.catalogue import load_catalogue
+from taper.catalogue import EquivalenceTable, load_catalogue
 from taper.engine import as_decimal
 from taper.formulary import clinic_catalogue, formulary_add, formulary_rows, formulary_set_stocked
 from taper.models import TaperPlan, TaperPlanVersion
@@ -113,7 +111,25 @@ def patient_plans_view(request: HttpRequest, patient_id) -> HttpResponse:
 
 
 # --- the builder --------------------------------------------------------------------------------------------
-LINE_FIELDS = ("drug", "dose_mg", "time_of_day")
+LINE_FIELDS = ("drug", "dose_mg", "time_of_day", "form")
+# What an alternative's button may change on the builder (taper/alternatives.py `changes`).
+APPLICABLE = {"strategy", "liquid", "rate_percent", "interval_days", "min_switch_days"}
+APPLICABLE_BY_PSYCHIATRIST = {"override_steps"}
+
+
+def _applied(post: QueryDict, *, psychiatrist: bool) -> tuple[QueryDict, str]:
+    """The builder's POST with an alternative's changes ("key=value;key=value") applied, and what changed."""
+    allowed = APPLICABLE | (APPLICABLE_BY_PSYCHIATRIST if psychiatrist else set())
+    data = post.copy()
+    changed = []
+    for part in (post.get("apply") or "").split(";"):
+        key, _, value = part.partition("=")
+        if key in allowed and value:
+            data[key] = value
+            changed.append(key)
+    return data, ",".join(changed)
+
+
 HOLD_FIELDS = ("on_date", "days")
 
 
@@ -170,6 +186,10 @@ class Builder:
         fixed = {"table": initial["table"]}
         self.fixed_table = initial["table"]
         post = request.POST
+        self.applied = ""
+        if request.method == "POST" and post.get("apply"):
+            post, self.applied = _applied(post, psychiatrist=psychiatrist)
+        self.data = post
         if request.method == "POST":
             lines = _rows_from(post, taper_forms.REGIMEN_PREFIX, LINE_FIELDS, taper_forms.MAX_LINES)
             holds = _rows_from(post, taper_forms.HOLD_PREFIX, HOLD_FIELDS, taper_forms.MAX_HOLDS)
@@ -184,6 +204,7 @@ class Builder:
         else:
             self.changed = False
         if bind:
+            post = self.data
             lines = [r for r in lines if not _blank_line(r)] or lines[:1]
             holds = [r for r in holds if not _blank_hold(r)]
             data = {k: v for k, v in post.items() if not k.startswith(("line-", "hold-"))}
@@ -268,40 +289,54 @@ def _preview_context(builder: Builder) -> dict[str, Any]:
     if not builder.is_valid():
         context["preview_errors"] = builder.errors()
         return context
+    data = builder.plan_input()
     try:
-        _, schedule = services.compute(
-            builder.plan_input(), actor=builder.request.user, expected_table=builder.fixed_table
+        request, schedule = services.compute(
+            data, actor=builder.request.user, expected_table=builder.fixed_table
         )
+    except services.PlanRefused as refusal:
+        builder.apply(refusal)
+        context["preview_errors"] = builder.errors()
+        if refusal.schedule is not None:
+            context.update(_schedule_context(refusal.schedule))
+            context.update(refused=True, options=presentation.options(services.option_rows(refusal.options)))
+        return context
     except ValidationError as error:
         builder.apply(error)
         context["preview_errors"] = builder.errors()
         return context
-    catalogue, _ = clinic_catalogue()
-    rows = presentation.preview_rows(schedule, catalogue)
-    drugs = {a.drug for a in schedule.baseline} | presentation.drugs_in(rows)
-    context.update(
-        rows=rows,
-        schedule=schedule,
-        baseline=presentation.baseline_drugs(schedule, catalogue),
-        baseline_de_mg=presentation.mg(as_decimal(schedule.baseline_de_mg)),
-        final_de_mg=presentation.mg(as_decimal(schedule.final_de_mg)),
-        table=presentation.table_used(schedule.table.value, drugs),
-        cap=presentation.cap(),
-        violations=[v.describe() for v in schedule.violations],
-        unverified=list(schedule.unverified),
-        notes=list(schedule.notes),
-    )
+    context.update(_schedule_context(schedule))
+    context["options"] = presentation.options(services.option_rows(services.pace_options(request, schedule)))
+    if schedule.high_dose:
+        try:
+            services.high_dose_confirmation(schedule, data.high_dose_confirmation)
+        except ValidationError:
+            context["confirm_high_dose"] = presentation.mg(as_decimal(schedule.baseline_de_mg, 1))
+        else:
+            context["high_dose_confirmed"] = True
+    context["applied"] = builder.applied
     return context
 
 
-def _number(text: str) -> Decimal | None:
-    match = re.search(r"\d+(?:\.\d+)?", text or "")
-    if not match:
-        return None
-    try:
-        return Decimal(match.group())
-    except InvalidOperation:
-        return None
+def _schedule_context(schedule) -> dict[str, Any]:
+    """A computed schedule (saved or refused) as the preview shows it."""
+    catalogue, _ = clinic_catalogue()
+    rows = presentation.preview_rows(schedule, catalogue)
+    drugs = {a.drug for a in schedule.baseline} | presentation.drugs_in(rows)
+    return {
+        "rows": rows,
+        "schedule": schedule,
+        "baseline": presentation.baseline_drugs(schedule, catalogue),
+        "baseline_de_mg": presentation.mg(as_decimal(schedule.baseline_de_mg)),
+        "final_de_mg": presentation.mg(as_decimal(schedule.final_de_mg)),
+        "table": presentation.table_used(schedule.table.value, drugs),
+        "other_table": schedule.other_table.label if schedule.switch else "",
+        "cap": presentation.cap(),
+        "violations": [v.describe() for v in schedule.violations],
+        "unverified": list(schedule.unverified),
+        "notes": list(schedule.notes),
+        "warnings": presentation.warning_items(presentation.schedule_warning_rows(schedule)),
+    }
 
 
 def _reported_lines(patient: Patient) -> tuple[list[dict[str, str]], list[str]]:
@@ -311,14 +346,15 @@ def _reported_lines(patient: Patient) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def _saving(request: HttpRequest, builder: Builder) -> bool:
-    """A POST that is neither a line edit nor a preview request saves."""
-    return request.method == "POST" and not builder.changed and "preview" not in request.POST
+    """A POST that is neither a line edit, a preview request nor an alternative applied saves."""
+    post = request.POST
+    return request.method == "POST" and not builder.changed and "preview" not in post and "apply" not in post
 
 
 def _builder_page(request: HttpRequest, builder: Builder, **context: Any) -> HttpResponse:
     preview = None
     post = request.POST
-    if request.method == "POST" and not builder.changed and "preview" in post:
+    if request.method == "POST" and not builder.changed and ("preview" in post or "apply" in post):
         preview = _preview_context(builder)
     status = 400 if builder.form.is_bound and builder.errors() else 200
     response = render(
@@ -354,6 +390,7 @@ def plan_create_view(request: HttpRequest, patient_id) -> HttpResponse:
     initial = {
         "start_date": taper_forms.default_start(selectors.clinic_today()),
         "strategy": "direct",
+        "liquid": "cap",
         "rate_percent": presentation.mg(settings.default_rate_percent),
         "interval_days": settings.default_interval_days,
         "table": settings.default_table,
@@ -408,9 +445,18 @@ def _initial_from(
         "target_de_mg": presentation.mg(version.target_de_mg) if version.target_de_mg else "",
         "table": version.table,
         "override_reason": version.override_reason,
+        "override_steps": ", ".join(str(n) for n in version.override_steps),
+        "liquid": version.liquid,
+        "min_switch_days": version.min_switch_days,
+        "high_dose_confirmation": version.high_dose_confirmation,
     }
     lines = [
-        {"drug": r["drug"], "dose_mg": presentation.mg(r["dose_mg"]), "time_of_day": r["time_of_day"]}
+        {
+            "drug": r["drug"],
+            "dose_mg": presentation.mg(r["dose_mg"]),
+            "time_of_day": r["time_of_day"],
+            "form": r.get("form") or "",
+        }
         for r in version.regimen
     ]
     holds = [
@@ -476,7 +522,8 @@ def plan_preview_view(request: HttpRequest, patient_id) -> HttpResponse:
     table = _fixed_table(request, services.taper_settings().default_table)
     builder = Builder(request, initial={"table": table}, lines=[], holds=[], editing=False, bind=True)
     context = _preview_context(builder)
-    return render(request, "taper/_preview.html", {"preview": context})
+    context = {"preview": context, "psychiatrist": _psychiatrist(request)}
+    return render(request, "taper/_preview.html", context)
 
 
 def _fixed_table(request: HttpRequest, default: str) -> str:
@@ -514,23 +561,29 @@ def _next_actions(request: HttpRequest, plan: TaperPlan) -> list[str]:
     return out
 
 
+def _action_initial(plan: TaperPlan, name: str, today) -> dict[str, Any]:
+    """What an action form starts with: dates the service accepts, the warnings digest for approval."""
+    if name == "approve":
+        return {"warnings_seen": services.warnings_digest(plan.current_version)}
+    if name not in ("hold", "resume", "pace"):
+        return {}
+    initial: dict[str, Any] = {"from_date": services.change_defaults(plan, today)[name]}
+    if name == "pace":
+        v = plan.current_version
+        initial.update(rate_percent=presentation.mg(v.rate_percent), interval_days=v.interval_days)
+    return initial
+
+
 def _action_forms(plan: TaperPlan, actions: Iterable[str], today) -> dict[str, Form]:
     forms: dict[str, Form] = {}
     if "approve" in actions:
-        forms["approve"] = taper_forms.ApproveForm()
+        forms["approve"] = taper_forms.ApproveForm(initial=_action_initial(plan, "approve", today))
     if "hold" in actions:
-        forms["hold"] = taper_forms.HoldActionForm(initial={"from_date": today})
+        forms["hold"] = taper_forms.HoldActionForm(initial=_action_initial(plan, "hold", today))
     if "resume" in actions:
-        forms["resume"] = taper_forms.ResumeForm(initial={"from_date": today})
+        forms["resume"] = taper_forms.ResumeForm(initial=_action_initial(plan, "resume", today))
     if "pace" in actions:
-        v = plan.current_version
-        forms["pace"] = taper_forms.PaceForm(
-            initial={
-                "from_date": today,
-                "rate_percent": presentation.mg(v.rate_percent),
-                "interval_days": v.interval_days,
-            }
-        )
+        forms["pace"] = taper_forms.PaceForm(initial=_action_initial(plan, "pace", today))
     if "close" in actions:
         forms["close"] = taper_forms.CloseForm(
             initial={"outcome": "completed" if plan.status == S.ACTIVE else "stopped"}
@@ -547,7 +600,11 @@ def _version_context(version: TaperPlanVersion, steps, today) -> dict[str, Any]:
         "rows": rows,
         "current_row": presentation.current_row(rows),
         "table": presentation.table_used(version.table, drugs),
+        "other_table": EquivalenceTable(version.other_table).label if version.other_table else "",
         "cap": presentation.cap(),
+        "warnings": presentation.warning_items(version.warnings),
+        "approval_warnings": presentation.warning_items(version.approval_warnings),
+        "options": presentation.options(version.alternatives),
     }
 
 
@@ -637,16 +694,7 @@ def _action(
     plan = _plan(plan_id)
     today = selectors.clinic_today()
     data = request.POST if request.method == "POST" else None
-    form = form_class(data, initial={"from_date": today}) if form_class else None
-    if form is not None and name == "pace" and request.method == "GET":
-        v = plan.current_version
-        form = form_class(
-            initial={
-                "from_date": today,
-                "rate_percent": presentation.mg(v.rate_percent),
-                "interval_days": v.interval_days,
-            }
-        )
+    form = form_class(data, initial=_action_initial(plan, name, today)) if form_class else None
     errors: list[str] = []
     if request.method == "POST" and (form is None or form.is_valid()):
         try:
@@ -668,6 +716,8 @@ def _action(
         "form": form,
         "errors": errors,
         "available": available,
+        # Approval shows every warning the version carries above the button.
+        "warnings": presentation.warning_items(plan.current_version.warnings) if name == "approve" else [],
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "taper/action.html", context, status=status)
@@ -688,7 +738,12 @@ def plan_propose_view(request: HttpRequest, plan_id) -> HttpResponse:
 @require_http_methods(GET_POST)
 def plan_approve_view(request: HttpRequest, plan_id) -> HttpResponse:
     def perform(plan, data, form):
-        services.plan_approve(actor=request.user, plan=plan, note=data.get("note") or "")
+        services.plan_approve(
+            actor=request.user,
+            plan=plan,
+            note=data.get("note") or "",
+            warnings_seen=data.get("warnings_seen") or "",
+        )
 
     return _action(
         request, plan_id, "approve", taper_forms.ApproveForm, perform, "Approved. The taper can start."
@@ -787,6 +842,7 @@ def _formulary_page(request: HttpRequest, *, settings_form=None, add_form=None, 
                 "default_table": settings.default_table,
                 "default_rate_percent": presentation.mg(settings.default_rate_percent),
                 "default_interval_days": settings.default_interval_days,
+                "tail_floor_de_mg": presentation.mg(settings.tail_floor_de_mg),
             }
         )
     rows = formulary_rows()
@@ -797,6 +853,7 @@ def _formulary_page(request: HttpRequest, *, settings_form=None, add_form=None, 
         "groups": groups,
         "settings_form": settings_form,
         "add_form": add_form or taper_forms.FormularyAddForm(),
+        "taper_settings": settings,
         "stocked_count": sum(1 for r in rows if r["stocked"]),
         "total_count": len(rows),
         "meta": load_catalogue().meta,
@@ -868,3 +925,16 @@ def taper_settings_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Defaults saved. They apply to plans built from now on.")
             return redirect(clinic_reverse("taper:formulary"))
     return _formulary_page(request, settings_form=form, status=400)
+
+
+@require_perm(Perm.TAPER_APPROVE)
+@require_POST
+def tail_floor_confirm_view(request: HttpRequest) -> HttpResponse:
+    """A psychiatrist confirms the clinic's end-of-taper floor (from the review page)."""
+    settings = services.taper_settings_confirm_tail_floor(actor=request.user)
+    messages.success(
+        request,
+        f"Confirmed: steps starting at or below {presentation.mg(settings.tail_floor_de_mg)} mg "
+        "diazepam-equivalent a day may cut more than the guideline cap.",
+    )
+    return redirect(clinic_reverse("taper:review"))

@@ -391,4 +391,7 @@ def review_queue_view(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "taper/review_rows.html", context)
+    settings = services.taper_settings()
+    if context["may_approve"] and not settings.tail_floor_confirmed:
+        context["tail_floor_unconfirmed"] = presentation.mg(settings.tail_floor_de_mg)
     return render(request, "taper/review.html", context)
