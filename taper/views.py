@@ -181,6 +181,7 @@ class Builder:
     ) -> None:
         self.request = request
         self.editing = editing
+        self.refusal: services.PlanRefused | None = None
         psychiatrist = _psychiatrist(request)
         # The table a non-psychiatrist cannot change comes from `initial`, never from the request.
         fixed = {"table": initial["table"]}
@@ -296,11 +297,7 @@ def _preview_context(builder: Builder) -> dict[str, Any]:
         )
     except services.PlanRefused as refusal:
         builder.apply(refusal)
-        context["preview_errors"] = builder.errors()
-        if refusal.schedule is not None:
-            context.update(_schedule_context(refusal.schedule))
-            context.update(refused=True, options=presentation.options(services.option_rows(refusal.options)))
-        return context
+        return _refused_context(builder, refusal)
     except ValidationError as error:
         builder.apply(error)
         context["preview_errors"] = builder.errors()
@@ -315,6 +312,15 @@ def _preview_context(builder: Builder) -> dict[str, Any]:
         else:
             context["high_dose_confirmed"] = True
     context["applied"] = builder.applied
+    return context
+
+
+def _refused_context(builder: Builder, refusal: services.PlanRefused) -> dict[str, Any]:
+    """The preview of a refused schedule: the steps where they fall, and the alternatives that were tried."""
+    context: dict[str, Any] = {"preview_errors": builder.errors(), "rows": None}
+    if refusal.schedule is not None:
+        context.update(_schedule_context(refusal.schedule))
+        context.update(refused=True, options=presentation.options(services.option_rows(refusal.options)))
     return context
 
 
@@ -354,7 +360,9 @@ def _saving(request: HttpRequest, builder: Builder) -> bool:
 def _builder_page(request: HttpRequest, builder: Builder, **context: Any) -> HttpResponse:
     preview = None
     post = request.POST
-    if request.method == "POST" and not builder.changed and ("preview" in post or "apply" in post):
+    if builder.refusal is not None:  # a save the cap refused: show why and the ways out
+        preview = _refused_context(builder, builder.refusal)
+    elif request.method == "POST" and not builder.changed and ("preview" in post or "apply" in post):
         preview = _preview_context(builder)
     status = 400 if builder.form.is_bound and builder.errors() else 200
     response = render(
@@ -414,6 +422,7 @@ def plan_create_view(request: HttpRequest, patient_id) -> HttpResponse:
             )
         except ValidationError as error:
             builder.apply(error)
+            builder.refusal = error if isinstance(error, services.PlanRefused) else None
         else:
             messages.success(request, "Draft saved. Send it for approval when it is ready.")
             return redirect(clinic_reverse("taper:plan", plan_id=plan.pk))
@@ -491,6 +500,7 @@ def plan_edit_view(request: HttpRequest, plan_id) -> HttpResponse:
             )
         except ValidationError as error:
             builder.apply(error)
+            builder.refusal = error if isinstance(error, services.PlanRefused) else None
         else:
             messages.success(
                 request,

@@ -9,9 +9,12 @@ import pytest
 
 from clinic.tenancy.context import tenant_context
 from patients.services import medication_add
+from taper.dates import long_date
 from taper.formulary import formulary_set_stocked
 from taper.models import TaperPlan, TaperPlanVersion
-from tests.taper_plans.views_support import builder_body, client_for, count, make_plan, url
+from tests.taper_plans.views_support import FIRST_STEP, builder_body, client_for, count, make_plan, url
+
+HOLD_ON = (FIRST_STEP + datetime.timedelta(days=30)).isoformat()
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +49,8 @@ def test_clinician_saves_a_draft(clinic_a, patient_a, clinician_a):
         plan.status == TaperPlan.Status.DRAFT and version.number == 1 and version.reason == "Start at intake"
     )
     assert [r["dose_mg"] for r in version.regimen] == ["10", "10"]
-    assert version.effective_from == datetime.date(2026, 3, 2)
+    assert version.effective_from == FIRST_STEP
+    assert version.high_dose_confirmation == "20"
 
 
 def test_psychiatrist_chooses_table_and_overrides_the_cap(clinic_a, patient_a, psychiatrist_a):
@@ -55,9 +59,21 @@ def test_psychiatrist_chooses_table_and_overrides_the_cap(clinic_a, patient_a, p
         save="1", table="va_dod", rate_percent="50", override_reason="Patient's informed choice"
     )
     response = client.post(new_url(clinic_a, patient_a), body)
+    assert response.status_code == 400, "a reason alone accepts no step"
+    html = response.content.decode()
+    assert "Accept steps" in html
+    body["override_steps"] = html.split('name="apply" value="override_steps=')[1].split('"')[0]
+    body["high_dose_confirmation"] = "10"
+    response = client.post(new_url(clinic_a, patient_a), body)
+    assert response.status_code == 400 and "Type 20 to confirm" in response.content.decode()
+    body["high_dose_confirmation"] = "20"
+    response = client.post(new_url(clinic_a, patient_a), body)
     assert response.status_code == 302
     version = only_plan(clinic_a).current_version
     assert version.table == "va_dod" and version.violations and version.override_reason
+    with tenant_context(clinic_a):
+        flagged = [st.index for st in version.steps.all() if "cap_override" in st.flags]
+    assert version.override_steps and flagged == version.override_steps
     page = client.get(response["Location"]).content.decode()
     assert "Over the guideline cap" in page and "Patient&#x27;s informed choice" in page
     assert "VA/DoD SUD CPG 2021" in page
@@ -91,8 +107,16 @@ def test_non_psychiatrist_cannot_change_the_table_or_override(clinic_a, patient_
         ({"interval_days": "0"}, "Give at least 1 day."),
         ({"start_date": ""}, "Give the date of the first step."),
         ({"slow_rate_percent": "5"}, "Give both the slower rate and the dose below which it applies"),
-        ({"holds": [("2026-04-01", "")]}, "Give the number of days."),
+        ({"holds": [(HOLD_ON, "")]}, "Give the number of days."),
         ({"rate_percent": "40"}, "faster than the guideline allows"),
+        ({"interval_days": "10000"}, "Give at most 90 days."),
+        ({"holds": [(HOLD_ON, "10000")]}, "Give at most 180 days."),
+        ({"start_date": "2026-01-05"}, "Must not be in the past"),
+        ({"start_date": "2999-01-01"}, "within 180 days"),
+        ({"lines": [("alprazolam", "900", "21:00")]}, "above the 200 mg this program accepts"),
+        ({"lines": [("diazepam", "10000", "21:00")]}, "above the 200 mg this program accepts"),
+        ({"high_dose_confirmation": ""}, "Type 20 to confirm"),
+        ({"high_dose_confirmation": "200"}, "Type 20 to confirm"),
     ],
 )
 def test_bad_input_is_explained_and_nothing_is_saved(clinic_a, patient_a, clinician_a, changes, message):
@@ -163,9 +187,7 @@ def test_add_and_remove_lines_and_holds(clinic_a, patient_a, clinician_a):
     assert 'name="line-1-drug"' not in html and 'name="line-0-drug"' in html
     page = client.post(new_url(clinic_a, patient_a), builder_body(add_hold="1"))
     assert 'name="hold-0-on_date"' in page.content.decode()
-    page = client.post(
-        new_url(clinic_a, patient_a), builder_body(holds=[("2026-04-01", "7")], remove_hold="0")
-    )
+    page = client.post(new_url(clinic_a, patient_a), builder_body(holds=[(HOLD_ON, "7")], remove_hold="0"))
     assert 'name="hold-0-on_date"' not in page.content.decode()
     assert count(clinic_a, TaperPlan) == 0
 
@@ -176,11 +198,11 @@ def test_holds_lengthen_the_saved_schedule(clinic_a, patient_a, psychiatrist_a):
     plain = only_plan(clinic_a).current_version.end_date
     with tenant_context(clinic_a):
         TaperPlan.objects.all().update(status="stopped")
-    client.post(new_url(clinic_a, patient_a), builder_body(save="1", holds=[("2026-04-01", "7")]))
+    client.post(new_url(clinic_a, patient_a), builder_body(save="1", holds=[(HOLD_ON, "7")]))
     with tenant_context(clinic_a):
         held = TaperPlan.objects.get(status="draft").current_version
     assert held.end_date == plain + datetime.timedelta(days=7)
-    assert held.holds == [{"days": 7, "at_step": None, "on_date": "2026-04-01"}]
+    assert held.holds == [{"days": 7, "at_step": None, "on_date": HOLD_ON}]
 
 
 # --- the live preview --------------------------------------------------------------------------------------
@@ -188,7 +210,7 @@ def test_preview_shows_the_dated_schedule_and_saves_nothing(clinic_a, patient_a,
     response = client_for(clinician_a).post(preview_url(clinic_a, patient_a), builder_body())
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Mon Mar 2, 2026" in html and "preview-schedule" in html
+    assert long_date(FIRST_STEP) in html and "preview-schedule" in html
     assert "20 mg DE/day" in html and "Ashton (2002, rev. 2007)" in html
     assert "Typically do not exceed 25% every 2 weeks" in html and "eguideline.guidelinecentral.com" in html
     assert "Facts to check" in html
@@ -210,6 +232,7 @@ def test_preview_cross_titration_and_errors(clinic_a, patient_a, psychiatrist_a)
     )
     html = client.post(preview_url(clinic_a, patient_a), body).content.decode()
     assert "Switch" in html and "40 mg DE/day" in html
+    assert "on VA/DoD SUD CPG 2021" in html and "The equivalence tables disagree" in html
     html = client.post(preview_url(clinic_a, patient_a), builder_body(rate_percent="150")).content.decode()
     assert 'id="preview-errors"' in html and "at most 100%" in html and "preview-schedule" not in html
     html = client.post(preview_url(clinic_a, patient_a), builder_body(rate_percent="60")).content.decode()
@@ -249,3 +272,47 @@ def test_active_plan_is_not_edited_here(clinic_a, patient_a, psychiatrist_a):
     assert response.status_code == 302 and response["Location"].endswith(f"/taper/plans/{plan.pk}/")
     client.post(url(clinic_a, f"plans/{plan.pk}/edit/"), builder_body(save="1", reason="x"))
     assert count(clinic_a, TaperPlanVersion) == 1
+
+
+# --- issue 9: refusals with ways out, the pace, high doses --------------------------------------------------
+def test_a_coarse_taper_is_refused_with_alternatives_that_apply_to_the_form(
+    clinic_a, patient_a, psychiatrist_a
+):
+    """Clonazepam 2 mg at night, 10% weekly: the tablets cannot keep the cap near the end. The preview names
+    the steps and offers what was tried; "Use this" on the switch to diazepam re-renders the builder."""
+    client = client_for(psychiatrist_a)
+    body = builder_body(lines=[("clonazepam", "2", "21:00")], interval_days="7", high_dose_confirmation="40")
+    html = client.post(new_url(clinic_a, patient_a), {**body, "preview": "1"}).content.decode()
+    assert 'id="preview-refused"' in html and "Not within the guideline" in html
+    assert "Switch to diazepam first" in html and "keeps the guideline cap at every step" in html
+    assert 'name="apply" value="strategy=cross_titrate"' in html
+    assert 'name="apply" value="override_steps=' in html  # a psychiatrist may accept the steps
+    assert "flag-row-over_cap" in html  # the refused steps are shown where they fall
+    applied = client.post(new_url(clinic_a, patient_a), {**body, "apply": "strategy=cross_titrate"})
+    html = applied.content.decode()
+    assert applied.status_code == 200 and 'value="cross_titrate" required id="id_strategy_1" checked' in html
+    assert 'id="preview-schedule"' in html and 'id="preview-refused"' not in html
+    assert count(clinic_a, TaperPlan) == 0
+
+
+def test_a_nurse_sees_the_override_but_cannot_take_it(clinic_a, patient_a, nurse_a):
+    body = builder_body(lines=[("clonazepam", "2", "21:00")], interval_days="7", preview="1")
+    html = client_for(nurse_a).post(new_url(clinic_a, patient_a), body).content.decode()
+    assert "a psychiatrist decides" in html and 'value="override_steps=' not in html
+    applied = client_for(nurse_a).post(new_url(clinic_a, patient_a), {**body, "apply": "override_steps=6,7"})
+    assert 'name="override_steps"' not in applied.content.decode()
+
+
+def test_the_preview_asks_for_the_high_dose_and_shows_the_pace(clinic_a, patient_a, clinician_a):
+    client = client_for(clinician_a)
+    html = client.post(
+        preview_url(clinic_a, patient_a), builder_body(high_dose_confirmation="")
+    ).content.decode()
+    assert 'id="confirm-high-dose"' in html and "type <strong>20</strong>" in html
+    html = client.post(preview_url(clinic_a, patient_a), builder_body()).content.decode()
+    assert 'id="high-dose-confirmed"' in html
+    html = client.post(
+        preview_url(clinic_a, patient_a), builder_body(rate_percent="5", interval_days="28")
+    ).content.decode()
+    assert 'id="pace-options"' in html and "keeps the requested pace at every step" in html
+    assert 'class="num over-rate"' in html and "(5%)" in html

@@ -25,6 +25,10 @@ def url(clinic, tail: str) -> str:
     return f"/c/{clinic.slug}/taper/{tail}"
 
 
+# The builder refuses a start in the past: a Monday one to two weeks ahead, whatever the clinic's time zone.
+FIRST_STEP = datetime.date.today() + datetime.timedelta(days=14 - datetime.date.today().weekday())
+
+
 def builder_body(
     *, lines: list[tuple[str, str, str]] | None = None, holds=(), **fields: Any
 ) -> dict[str, str]:
@@ -35,7 +39,9 @@ def builder_body(
         "line-INITIAL_FORMS": "0",
         "hold-TOTAL_FORMS": str(len(holds)),
         "hold-INITIAL_FORMS": "0",
-        "start_date": "2026-03-02",
+        "start_date": FIRST_STEP.isoformat(),
+        "high_dose_confirmation": "20",  # diazepam 10 mg twice a day: 20 mg DE, the guideline's high band
+        "liquid": "cap",
         "strategy": "direct",
         "rate_percent": "10",
         "interval_days": "14",
