@@ -58,14 +58,20 @@ def requests(draw, *, strategy=None, override=None) -> TaperRequest:
                 available.add(form.id)
         if not any(fid.startswith(f"{drug}:") for fid in available):
             available.add(stocked_tablets(drug)[0].id)
-    interval = draw(st.integers(1, 28))
+    # Mostly the intervals clinics use, sometimes any day count (the cap window must hold for every one).
+    interval = draw(st.one_of(st.sampled_from([7, 14, 14, 21, 28]), st.integers(1, 28)))
     rate = draw(st.sampled_from(RATES))
     holds = tuple(
         Hold(days=draw(st.integers(1, 21)), at_step=k)
         for k in sorted(draw(st.sets(st.integers(1, 3), max_size=2)))
     )
     slow = draw(st.booleans())
-    overriding = draw(st.booleans()) if override is None else override
+    # No override; one naming random steps (mostly not the ones over the cap); or one accepting every step.
+    kind = (
+        draw(st.sampled_from(["none", "some", "all"]))
+        if override is None
+        else ("all" if override else "none")
+    )
     return TaperRequest(
         regimen=tuple(regimen),
         start_date=START + timedelta(days=draw(st.integers(0, 365))),
@@ -80,10 +86,12 @@ def requests(draw, *, strategy=None, override=None) -> TaperRequest:
         available_formulations=frozenset(available),
         order=draw(st.sampled_from(list(ReductionOrder))),
         liquid=draw(st.sampled_from(list(LiquidUse))),
-        override_reason="psychiatrist override for the property test" if overriding else None,
-        override_steps=frozenset(draw(st.sets(st.integers(1, 40), max_size=6)))
-        if overriding
-        else frozenset(),
+        override_reason=None if kind == "none" else "psychiatrist override for the property test",
+        override_steps={
+            "none": frozenset(),
+            "some": frozenset(draw(st.sets(st.integers(1, 40), min_size=1, max_size=6))),
+            "all": frozenset(range(1, 401)),
+        }[kind],
     )
 
 
