@@ -352,23 +352,26 @@ def _s(value: Fraction) -> str:
     return f"{as_decimal(value).normalize():f}"  # "10", not "1E+1"
 
 
+def _dose_rows(doses) -> list[dict[str, Any]]:
+    return [
+        {
+            "drug": d.drug,
+            "time": d.time_of_day.strftime("%H:%M"),
+            "mg": _s(d.mg),
+            "de_mg": _s(d.de_mg),
+            "form": d.form.value,
+            "tablets": [[fid, _s(count)] for fid, count in d.preparation.tablets],
+            "liquid": [d.preparation.liquid[0], _s(d.preparation.liquid[1])]
+            if d.preparation.liquid
+            else None,
+        }
+        for d in doses
+    ]
+
+
 def step_row(step: Step) -> dict[str, Any]:
     """An engine step as the JSON stored on TaperStep (Fractions → decimal strings)."""
-    doses = []
-    for d in step.doses:
-        doses.append(
-            {
-                "drug": d.drug,
-                "time": d.time_of_day.strftime("%H:%M"),
-                "mg": _s(d.mg),
-                "de_mg": _s(d.de_mg),
-                "form": d.form.value,
-                "tablets": [[fid, _s(count)] for fid, count in d.preparation.tablets],
-                "liquid": [d.preparation.liquid[0], _s(d.preparation.liquid[1])]
-                if d.preparation.liquid
-                else None,
-            }
-        )
+    doses = _dose_rows(step.doses)
     dispense = [
         {
             "formulation_id": x.formulation_id,
@@ -970,14 +973,14 @@ def _revise(
         )
     if open_hold:
         # Paused until a psychiatrist resumes: one open-ended step repeating the dose in effect.
-        request, _ = _compute_revision(
+        request, schedule = _compute_revision(
             version,
             _data_from(version, regimen=regimen, start_date=effective_from),
             actor=actor,
             today=today,
             kept=kept,
         )
-        hold_row = _hold_row(kept, effective_from)
+        hold_row = _hold_row(kept, effective_from, schedule)
         _save_hold_version(plan, actor, reason, request, kept, hold_row, effective_from)
         return plan
     data = _data_from(version, regimen=regimen, start_date=effective_from, **changes)
@@ -1003,10 +1006,18 @@ def _revise(
     return plan
 
 
-def _hold_row(kept: list[dict[str, Any]], start: datetime.date) -> dict[str, Any]:
+def _hold_row(kept: list[dict[str, Any]], start: datetime.date, schedule: Schedule) -> dict[str, Any]:
+    """The open-ended hold step: the doses in effect (the baseline when held from the very first step)."""
     current = kept[-1] if kept else None
     if current is None:
-        raise ValidationError("The plan has not started yet: edit it instead of holding it.")
+        current = {
+            "daily_de_mg": as_decimal(schedule.baseline_de_mg),
+            "other_table_de_mg": as_decimal(schedule.baseline_other_de_mg)
+            if schedule.baseline_other_de_mg is not None
+            else None,
+            "doses": _dose_rows(schedule.baseline),
+            "dispense": [],
+        }
     return {
         "phase": Phase.HOLD.value,
         "start": start,

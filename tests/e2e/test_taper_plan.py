@@ -38,7 +38,7 @@ def test_psychiatrist_builds_approves_starts_holds_and_resumes(page, artifacts_d
             fields={"name": "Alprazolam", "strength": "1 mg", "dose_frequency": "in the morning",
                     "reported_on": today},
         )  # fmt: skip
-    started = today - datetime.timedelta(days=10)
+    started = today  # a plan may not start in the past; the first step is today
 
     sign_in(page, psychiatrist.email)
     page.wait_for_url(re.compile(r"/c/taper-clinic/$"))
@@ -80,14 +80,22 @@ def test_psychiatrist_builds_approves_starts_holds_and_resumes(page, artifacts_d
         "document.querySelector('#preview-errors').innerText.includes('at most 100%')"
     )
     page.get_by_label("Reduce by (%)").fill("10")
+    # 1.5 mg alprazolam is 30 mg diazepam-equivalent a day: the guideline's high band, confirmed by typing it.
+    page.wait_for_function("document.querySelector('#confirm-high-dose')")
+    assert "type 30" in page.locator("#confirm-high-dose").inner_text().lower()
+    page.get_by_label("Confirm a high dose: type the daily diazepam-equivalent dose").fill("30")
     page.get_by_label("Note").fill("Plan agreed with the patient at intake review")
     page.locator("#save-plan").click()
     page.wait_for_url(re.compile(r"/taper/plans/[0-9a-f-]+/$"))
     banner = page.locator("#plan-banner")
     assert "Draft" in banner.inner_text()
 
-    # Approve, then start.
+    # Approve on the page that lists every warning above the button, then start.
     page.locator("#approve-button").click()
+    page.wait_for_url(re.compile(r"/taper/plans/[0-9a-f-]+/approve/$"))
+    warnings = page.locator("#approve-warnings").inner_text()
+    assert "High dose" in warnings and "Facts to check" in warnings
+    page.locator("#approve-submit").click()
     page.wait_for_url(re.compile(r"/taper/plans/[0-9a-f-]+/$"))
     assert "Approved" in page.locator("#plan-banner").inner_text()
     page.locator("#activate-button").click()
