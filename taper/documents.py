@@ -27,7 +27,7 @@ from django.db import transaction
 from clinic.pdf import render_pdf
 from taper import dates
 from taper import patient_wording as wording
-from taper.catalogue import Catalogue, Formulation, Status
+from taper.catalogue import Catalogue, EquivalenceTable, Formulation, Status
 from taper.engine import Phase
 from taper.errors import TaperInputError
 from taper.models import TaperPlan, TaperPlanVersion, TaperSettings, TaperStep
@@ -375,6 +375,8 @@ def summary_context(
         "first_version": first_version,
         "rows": rows,
         "table": table,
+        "other_table": EquivalenceTable(version.other_table).label if version.other_table else "",
+        "warnings": presentation.warning_items(version.warnings),
         "status_labels": STATUS_LABELS,
         "formulations": formulations_used(steps, catalogue),
         "overrides": cap_overrides(versions, steps),

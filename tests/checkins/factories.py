@@ -38,8 +38,8 @@ def psychiatrist_in(clinic):
 
 def active_plan(clinic, patient, *, started_days_ago: int = 3, regimen=None):
     """An approved, active diazepam taper whose first reduction step is in force today."""
-    from taper import services as taper_services
     from taper.services import PlanInput
+    from tests.taper_factories import create_plan
 
     psychiatrist = psychiatrist_in(clinic)
     with tenant_context(clinic):
@@ -55,10 +55,9 @@ def active_plan(clinic, patient, *, started_days_ago: int = 3, regimen=None):
             interval_days=14,
             table="ashton",
             strategy="direct",
+            high_dose_confirmation="20",
         )
-        plan = taper_services.plan_create(actor=psychiatrist, patient=patient, data=data)
-        taper_services.plan_approve(actor=psychiatrist, plan=plan)
-        return taper_services.plan_activate(actor=psychiatrist, plan=plan)
+        return create_plan(patient, psychiatrist, data, status="active")
 
 
 def answers(**overrides: Any) -> dict[str, Any]:

@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.test import Client
 
-from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
-from taper import services
 from taper.services import PlanInput
 from tests.conftest import make_member
+from tests.taper_factories import make_taper_plan
+from tests.taper_factories import plan_input as factory_input
 
 # Forty days ago, so doses can be recorded (never for a day that has not happened yet).
 START = datetime.date.today() - datetime.timedelta(days=40)
 
 
 def plan_input(**changes) -> PlanInput:
+    """Diazepam 7.5 mg in the morning and 10 mg at night (17.5 mg DE: high, confirmed) from START."""
     values = dict(
         regimen=[
             {"drug": "diazepam", "dose_mg": "7.5", "time_of_day": "08:00"},
             {"drug": "diazepam", "dose_mg": "10", "time_of_day": "21:00"},
         ],
         start_date=START,
-        rate_percent=Decimal(10),
-        interval_days=14,
-        table="ashton",
-        strategy="direct",
+        high_dose_confirmation="17.5",
     )
     values.update(changes)
-    return PlanInput(**values)
+    return factory_input(**values)
 
 
 @pytest.fixture
@@ -45,10 +42,7 @@ def nurse(clinic_a):
 
 
 def make_active_plan(clinic, patient, psychiatrist, **changes):
-    with tenant_context(clinic):
-        plan = services.plan_create(actor=psychiatrist, patient=patient, data=plan_input(**changes))
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        return services.plan_activate(actor=psychiatrist, plan=plan)
+    return make_taper_plan(clinic, patient, psychiatrist, status="active", data=plan_input(**changes))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.test import Client
 from clinic.tenancy.context import tenant_context
 from taper import selectors, services
 from taper.models import TaperPlan
-from tests.taper_plans.conftest import plan_input
+from tests.taper_factories import make_taper_plan
 
 D = datetime.timedelta
 
@@ -22,13 +22,8 @@ def today_in(clinic) -> datetime.date:
 
 def active_plan(clinic, patient, psychiatrist, *, days_ago: int = 20, **changes) -> TaperPlan:
     """An active plan (diazepam 10 mg twice a day, 10% every 14 days) that started `days_ago` days ago."""
-    with tenant_context(clinic):
-        start = selectors.clinic_today() - D(days=days_ago)
-        plan = services.plan_create(
-            actor=psychiatrist, patient=patient, data=plan_input(start_date=start, **changes)
-        )
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        return services.plan_activate(actor=psychiatrist, plan=plan)
+    start = today_in(clinic) - D(days=days_ago)
+    return make_taper_plan(clinic, patient, psychiatrist, status="active", start_date=start, **changes)
 
 
 def record_doses(clinic, plan, actor, days: list[int], *, mg: str | None = None) -> None:

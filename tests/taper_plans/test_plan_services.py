@@ -12,16 +12,21 @@ from django.core.exceptions import ValidationError
 from clinic.audit.models import AuditEvent
 from taper import selectors, services
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
-from tests.taper_plans.conftest import START, plan_input
+from tests.taper_factories import approve, create_plan
+from tests.taper_factories import plan_input as factory_input
+from tests.taper_plans.views_support import FIRST_STEP as START
 
 pytestmark = pytest.mark.django_db
 D = datetime.timedelta
 
 
+def plan_input(**changes) -> services.PlanInput:
+    """The usual plan, starting on a Monday ahead: holds and pace changes may not start in the past."""
+    return factory_input(**{"start_date": START, **changes})
+
+
 def _active_plan(patient, psychiatrist, **changes) -> TaperPlan:
-    plan = services.plan_create(actor=psychiatrist, patient=patient, data=plan_input(**changes))
-    services.plan_approve(actor=psychiatrist, plan=plan)
-    return services.plan_activate(actor=psychiatrist, plan=plan)
+    return create_plan(patient, psychiatrist, plan_input(**changes), status="active")
 
 
 def test_create_stores_version_and_steps(in_a, patient_a, clinician_a):
@@ -43,7 +48,7 @@ def test_only_psychiatrist_approves(in_a, patient_a, clinician_a, nurse_a, psych
             services.plan_approve(actor=who, plan=plan)
     plan.refresh_from_db()
     assert plan.status == TaperPlan.Status.PROPOSED
-    services.plan_approve(actor=psychiatrist_a, plan=plan)
+    approve(plan, psychiatrist_a)
     plan.refresh_from_db()
     assert plan.status == TaperPlan.Status.APPROVED and plan.approved_by == psychiatrist_a
     assert plan.current_version.approved_by == psychiatrist_a
@@ -61,14 +66,23 @@ def test_cap_refused_and_override_only_by_psychiatrist(in_a, patient_a, clinicia
             data=plan_input(rate_percent=Decimal(50), override_reason="fast"),
         )
     assert "override_reason" in err.value.message_dict
+    reason = "Patient request after informed discussion"
+    with pytest.raises(services.PlanRefused) as refused:  # a reason alone accepts no step
+        services.plan_create(
+            actor=psychiatrist_a,
+            patient=patient_a,
+            data=plan_input(rate_percent=Decimal(50), override_reason=reason),
+        )
+    steps = [v.step for v in refused.value.violations]
+    assert refused.value.options[-1].code == "override"
     plan = services.plan_create(
         actor=psychiatrist_a,
         patient=patient_a,
-        data=plan_input(
-            rate_percent=Decimal(50), override_reason="Patient request after informed discussion"
-        ),
+        data=plan_input(rate_percent=Decimal(50), override_reason=reason, override_steps=steps),
     )
-    assert plan.current_version.violations
+    version = plan.current_version
+    assert len(version.violations) == len(steps) and version.override_steps == steps
+    assert AuditEvent.objects.filter(object_id=str(version.pk), detail__override_steps=steps).exists()
 
 
 @pytest.mark.parametrize(
@@ -105,8 +119,11 @@ def test_unstocked_formulation_refused(in_a, patient_a, clinician_a, psychiatris
     ):
         formulary_set_stocked(actor=psychiatrist_a, formulation_id=fid, stocked=False)
     data = plan_input(regimen=[{"drug": "alprazolam", "dose_mg": "0.5", "time_of_day": "08:00"}])
-    # 0.5 mg can still be made from two 0.25 mg tablets; 0.3 mg cannot be made at all.
-    services.compute(data)
+    # 0.5 mg can still be made from two 0.25 mg tablets (the cap, not the dose, is then what is at stake);
+    # 0.3 mg cannot be made at all.
+    with pytest.raises(services.PlanRefused) as refused:
+        services.compute(data)
+    assert "regimen" not in refused.value.message_dict
     bad = plan_input(regimen=[{"drug": "alprazolam", "dose_mg": "0.3", "time_of_day": "08:00"}])
     with pytest.raises(ValidationError) as err:
         services.compute(bad)
@@ -122,7 +139,7 @@ def test_one_open_plan_per_patient(in_a, patient_a, clinician_a):
 
 def test_edit_after_approval_needs_approval_again(in_a, patient_a, clinician_a, psychiatrist_a):
     plan = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
-    services.plan_approve(actor=psychiatrist_a, plan=plan)
+    approve(plan, psychiatrist_a)
     services.plan_edit(
         actor=clinician_a, plan=plan, data=plan_input(rate_percent=Decimal(5)), reason="gentler"
     )
@@ -271,3 +288,135 @@ def test_only_psychiatrist_chooses_another_table(in_a, patient_a, clinician_a, p
     plan = services.plan_create(actor=psychiatrist_a, patient=patient_a, data=plan_input(table="va_dod"))
     # Editing keeps the table the psychiatrist chose without asking again.
     services.plan_edit(actor=clinician_a, plan=plan, data=plan_input(table="va_dod"), reason="start later")
+
+
+# --- issue 9: dates, high doses, approval, revisions that keep the cap --------------------------------------
+def test_a_start_in_the_past_is_refused_naming_today(in_a, patient_a, clinician_a):
+    from clinic.tenancy.context import clinic_today
+
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(
+            actor=clinician_a, patient=patient_a, data=plan_input(start_date=START - D(days=30))
+        )
+    assert "past" in err.value.message_dict["start_date"][0]
+    assert f"{clinic_today():%a %d %b %Y}" in err.value.message_dict["start_date"][0]
+    assert TaperPlan.objects.count() == 0
+
+
+def test_a_high_dose_is_saved_only_with_the_typed_daily_dose(in_a, patient_a, clinician_a):
+    for typed in ("", "200", "2"):
+        with pytest.raises(ValidationError) as err:
+            services.plan_create(
+                actor=clinician_a, patient=patient_a, data=plan_input(high_dose_confirmation=typed)
+            )
+        assert "Type 20 to confirm" in err.value.message_dict["high_dose_confirmation"][0]
+    assert TaperPlan.objects.count() == 0
+    plan = services.plan_create(
+        actor=clinician_a, patient=patient_a, data=plan_input(high_dose_confirmation="20 mg")
+    )
+    version = plan.current_version
+    assert version.high_dose_confirmation == "20 mg"
+    high = next(w for w in version.warnings if w["code"] == "high_dose")
+    assert "confirmed by typing “20 mg”" in high["detail"] and high["source"].startswith("https://")
+    low = [{"drug": "diazepam", "dose_mg": "10", "time_of_day": "21:00"}]
+    other = services.compute(plan_input(regimen=low, high_dose_confirmation=""))[1]
+    assert not other.high_dose
+
+
+def test_approval_needs_the_digest_of_the_warnings_shown_and_records_them(
+    in_a, patient_a, clinician_a, psychiatrist_a
+):
+    plan = services.plan_create(actor=clinician_a, patient=patient_a, data=plan_input())
+    version = plan.current_version
+    assert version.warnings
+    for seen in ("", "stale-digest"):
+        with pytest.raises(ValidationError) as err:
+            services.plan_approve(actor=psychiatrist_a, plan=plan, warnings_seen=seen)
+        assert "warnings_seen" in err.value.message_dict
+    digest = services.warnings_digest(version)
+    services.plan_edit(
+        actor=clinician_a, plan=plan, data=plan_input(rate_percent=Decimal(5)), reason="slower"
+    )
+    with pytest.raises(ValidationError):  # the digest of the earlier version no longer fits
+        services.plan_approve(actor=psychiatrist_a, plan=plan, warnings_seen=digest)
+    plan = approve(plan, psychiatrist_a)
+    version = TaperPlanVersion.objects.get(pk=plan.current_version_id)
+    assert version.approval_warnings == version.warnings and version.approved_by == psychiatrist_a
+    event = AuditEvent.objects.filter(object_id=str(plan.pk), detail__status=["draft", "approved"]).get()
+    assert event.detail["warnings_shown"] == [w["code"] for w in version.warnings]
+
+
+def test_changes_start_today_or_later_and_before_the_end(in_a, patient_a, psychiatrist_a):
+    from taper.dates import long_date
+
+    plan = _active_plan(patient_a, psychiatrist_a)
+    with pytest.raises(ValidationError) as err:
+        services.plan_hold(
+            actor=psychiatrist_a, plan=plan, from_date=START, days=None, reason="x", today=START + D(1)
+        )
+    assert "later date" in err.value.message_dict["effective_from"][0]
+    end = plan.current_version.end_date
+    with pytest.raises(ValidationError) as err:
+        services.plan_hold(
+            actor=psychiatrist_a, plan=plan, from_date=end + D(days=3), days=None, reason="x", today=end
+        )
+    assert long_date(end) in err.value.message_dict["effective_from"][0]
+    defaults = services.change_defaults(plan, START - D(days=3))
+    assert defaults["hold"] == START  # not before the first step
+    services.plan_hold(
+        actor=psychiatrist_a, plan=plan, from_date=defaults["hold"], days=None, reason="Sleep", today=START
+    )
+    plan.refresh_from_db()
+    hold = plan.current_version.steps.get(phase="hold")  # held from the first day: the baseline is held
+    assert hold.start == START and hold.daily_de_mg == 20
+    resume = services.change_defaults(plan, START)["resume"]
+    assert resume == START + D(days=1)
+    services.plan_resume(actor=psychiatrist_a, plan=plan, from_date=resume, reason="Settled", today=START)
+    plan.refresh_from_db()
+    assert plan.held_since is None
+
+
+def test_a_pace_change_a_week_after_a_cut_keeps_the_cap_across_the_join(in_a, patient_a, psychiatrist_a):
+    """20% every 14 days, then from day 21 (a week after the second cut) 20% every 7 days would put two cuts
+    in one fortnight: the recomputed future counts the kept steps, so no window breaks 25%."""
+    plan = _active_plan(patient_a, psychiatrist_a, rate_percent=Decimal(20))
+    with pytest.raises(services.PlanRefused):  # 20% weekly is faster than the guideline allows
+        services.plan_slow(actor=psychiatrist_a, plan=plan, from_date=START + D(days=21), reason="x",
+                           rate_percent=Decimal(20), interval_days=7, today=START + D(days=21))  # fmt: skip
+    services.plan_slow(actor=psychiatrist_a, plan=plan, from_date=START + D(days=21), reason="Faster",
+                       rate_percent=Decimal(12), interval_days=7, today=START + D(days=21))  # fmt: skip
+    plan.refresh_from_db()
+    steps = list(plan.current_version.steps.order_by("index"))
+    levels = [(s.start, s.daily_de_mg) for s in steps if s.phase != "hold"]
+
+    def in_effect(on):
+        return next((de for start, de in reversed(levels) if start <= on), Decimal(20))
+
+    for step in steps:
+        ref = in_effect(step.start - D(days=14))
+        exempt = {"tail", "final_step"} & set(step.flags)
+        assert step.daily_de_mg >= ref * Decimal("0.75") or exempt, (step.index, step.daily_de_mg, ref)
+    assert [s.index for s in steps] == list(range(1, len(steps) + 1))
+
+
+def test_a_revision_keeps_a_cut_the_psychiatrist_accepted(in_a, patient_a, psychiatrist_a):
+    """Diazepam 5 mg with only 5 mg tablets: 5 → 2.5 mg is accepted by override at step 1. A hold later
+    recomputes the future; the same cut (5 → 2.5) stays accepted under the same reason without asking."""
+    from taper.formulary import formulary_set_stocked
+
+    for fid in ("diazepam:tablet:2mg", "diazepam:tablet:10mg", "diazepam:liquid:1mg_per_ml"):
+        formulary_set_stocked(actor=psychiatrist_a, formulation_id=fid, stocked=False)
+    five = [{"drug": "diazepam", "dose_mg": "5", "time_of_day": "21:00"}]
+    data = plan_input(
+        regimen=five, high_dose_confirmation="", override_reason="Only 5 mg tablets here", override_steps=[1]
+    )
+    plan = create_plan(patient_a, psychiatrist_a, data, status="active")
+    assert "cap_override" in plan.current_version.steps.get(index=1).flags
+    services.plan_hold(actor=psychiatrist_a, plan=plan, from_date=START, days=7, reason="Exams", today=START)
+    plan.refresh_from_db()
+    version = plan.current_version
+    assert version.change == "held" and version.override_reason == "Only 5 mg tablets here"
+    accepted = [s for s in version.steps.order_by("index") if "cap_override" in s.flags]
+    assert [(s.daily_de_mg) for s in accepted] == [Decimal("2.5")] and version.override_steps == [
+        accepted[0].index
+    ]

@@ -10,9 +10,9 @@ from typing import Any
 from django.test import Client
 
 from clinic.tenancy.context import tenant_context
-from taper import selectors, services
+from taper import selectors
 from taper.models import TaperPlan
-from tests.taper_plans.conftest import plan_input
+from tests.taper_factories import make_taper_plan
 
 
 def client_for(user) -> Client:
@@ -72,15 +72,7 @@ def make_plan(
     `days_ago` days before the clinic's today, so today falls inside the schedule."""
     start = today(clinic) - datetime.timedelta(days=days_ago)
     changes.setdefault("start_date", start)
-    with tenant_context(clinic):
-        plan = services.plan_create(actor=psychiatrist, patient=patient, data=plan_input(**changes))
-        if status == "proposed":
-            services.plan_propose(actor=psychiatrist, plan=plan)
-        if status in ("approved", "active"):
-            services.plan_approve(actor=psychiatrist, plan=plan)
-        if status == "active":
-            services.plan_activate(actor=psychiatrist, plan=plan)
-        return TaperPlan.objects.select_related("current_version", "patient").get(pk=plan.pk)
+    return make_taper_plan(clinic, patient, psychiatrist, status=status, **changes)
 
 
 def reload(clinic, plan: TaperPlan) -> TaperPlan:

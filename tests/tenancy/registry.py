@@ -670,24 +670,20 @@ def make_taper_plan_in(clinic: Clinic):
     """An active plan (created, approved and started by a psychiatrist through the services)."""
     from taper import services
     from tests.conftest import make_member
+    from tests.taper_factories import create_plan
 
     psychiatrist = make_member(
         clinic, Role.PSYCHIATRIST, email=f"taper-psych{next(_serial)}@{clinic.slug}.example.org"
     )
     patient = make_patient_in(clinic)
     with tenant_context(clinic):
-        plan = services.plan_create(
-            actor=psychiatrist,
-            patient=patient,
-            data=services.PlanInput(
-                regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
-                start_date=datetime.date(2026, 1, 5),
-                rate_percent=10,
-                interval_days=14,
-            ),
+        data = services.PlanInput(
+            regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
+            start_date=datetime.date(2026, 1, 5),
+            rate_percent=10,
+            interval_days=14,
         )
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        return services.plan_activate(actor=psychiatrist, plan=plan)
+        return create_plan(patient, psychiatrist, data, status="active")
 
 
 @register(_taper_models().TaperPlanVersion, kwargs=("version_id",))
@@ -701,25 +697,21 @@ def _short_active_plan_in(clinic: Clinic):
     """An active plan of a few steps (down to a maintenance dose), and the psychiatrist who made it."""
     from taper import services
     from tests.conftest import make_member
+    from tests.taper_factories import create_plan
 
     psychiatrist = make_member(
         clinic, Role.PSYCHIATRIST, email=f"taper-psych{next(_serial)}@{clinic.slug}.example.org"
     )
     patient = make_patient_in(clinic)
     with tenant_context(clinic):
-        plan = services.plan_create(
-            actor=psychiatrist,
-            patient=patient,
-            data=services.PlanInput(
-                regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
-                start_date=datetime.date(2026, 1, 5),
-                rate_percent=20,
-                interval_days=14,
-                target_de_mg=5,
-            ),
+        data = services.PlanInput(
+            regimen=[{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
+            start_date=datetime.date(2026, 1, 5),
+            rate_percent=20,
+            interval_days=14,
+            target_de_mg=5,
         )
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        return services.plan_activate(actor=psychiatrist, plan=plan), psychiatrist
+        return create_plan(patient, psychiatrist, data, status="active"), psychiatrist
 
 
 @register(_taper_models().TaperStep, kwargs=())
