@@ -426,6 +426,7 @@ class TaperSettingsForm(forms.Form):
     default_interval_days = _days("Default interval (days)", required=True, bounds=LIMITS.interval_days)
     tail_floor_de_mg = forms.DecimalField(
         label="End-of-taper floor (mg diazepam-equivalent a day)",
+        required=False,  # empty keeps the clinic's current floor
         min_value=Decimal(0),
         max_value=Decimal(policy().tail.max_floor_de_mg.numerator)
         / policy().tail.max_floor_de_mg.denominator,

@@ -10,6 +10,7 @@ Idempotent: a clinic that already has taper plans is left alone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -57,16 +58,42 @@ def _checkin_patient_ids(patients: Sequence[Patient]) -> set:
 
 
 def _plan_input(drug: str, start: dt.date, **changes: Any) -> services.PlanInput:
+    """The demo's plan: shorter-acting drugs are switched to diazepam first (their tablets are too coarse
+    to keep the guideline cap near the end), diazepam is tapered directly. The daily dose is in the
+    guideline's high band, so it is confirmed as a person would: by typing the daily DE shown."""
     values: dict[str, Any] = {
         "regimen": [{"drug": drug, "dose_mg": mg, "time_of_day": at} for mg, at in REGIMENS[drug]],
         "start_date": start,
         "rate_percent": Decimal(10),
         "interval_days": 14,
-        "strategy": "cross_titrate" if drug == "alprazolam" else "direct",
-        "substitution_interval_days": 7 if drug == "alprazolam" else None,
+        "strategy": "direct" if drug == "diazepam" else "cross_titrate",
+        "substitution_interval_days": None if drug == "diazepam" else 7,
         **changes,
     }
-    return services.PlanInput(**values)
+    data = services.PlanInput(**values)
+    _, schedule = services.compute(data, today=min(start, selectors.clinic_today()))
+    confirmed = f"{schedule.baseline_de_mg.numerator / schedule.baseline_de_mg.denominator:g}"
+    return dataclasses.replace(data, high_dose_confirmation=confirmed if schedule.high_dose else "")
+
+
+def _create(actor, patient, data: services.PlanInput, reason: str):
+    """Built as it was on its first day (a demo plan may have started weeks ago)."""
+    return services.plan_create(
+        actor=actor,
+        patient=patient,
+        data=data,
+        reason=reason,
+        today=min(data.start_date, selectors.clinic_today()),
+    )
+
+
+def _approve(plan: TaperPlan, psychiatrist) -> TaperPlan:
+    """Approved after reading the warnings shown (the approval records them)."""
+    plan = TaperPlan.objects.select_related("current_version").get(pk=plan.pk)
+    digest = services.warnings_digest(plan.current_version)
+    return services.plan_approve(
+        actor=psychiatrist, plan=plan, note="Reviewed with the patient", warnings_seen=digest
+    )
 
 
 def _record_doses(plan: TaperPlan, nurse: Any, *, start: dt.date, until: dt.date, rng: random.Random) -> int:
@@ -87,10 +114,8 @@ def _record_doses(plan: TaperPlan, nurse: Any, *, start: dt.date, until: dt.date
 
 
 def _active(patient, drug, psychiatrist, *, start: dt.date, reason: str) -> TaperPlan:
-    plan = services.plan_create(
-        actor=psychiatrist, patient=patient, data=_plan_input(drug, start), reason=reason
-    )
-    services.plan_approve(actor=psychiatrist, plan=plan, note="Reviewed with the patient")
+    plan = _create(psychiatrist, patient, _plan_input(drug, start), reason)
+    _approve(plan, psychiatrist)
     return services.plan_activate(actor=psychiatrist, plan=plan)
 
 
@@ -133,25 +158,23 @@ def seed_taper(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: 
                 plan = _active(patient, drug, actor, start=start, reason="Agreed at the intake review")
                 created += 1 + _record_doses(plan, nurse, start=start, until=yesterday, rng=rng)
                 if state == "held":
+                    held_from = today - dt.timedelta(days=4)
                     services.plan_hold(
                         actor=actor,
                         plan=plan,
-                        from_date=today - dt.timedelta(days=4),
+                        from_date=held_from,
                         days=None,
                         reason="Rebound anxiety and poor sleep after the last step; hold at the current dose",
+                        today=held_from,  # recorded when it happened
                     )
             elif state == "proposed":
-                plan = services.plan_create(
-                    actor=nurse, patient=patient, data=_plan_input(drug, today + dt.timedelta(days=7)),
-                    reason="Drafted by nursing after the admission assessment",
-                )  # fmt: skip
+                plan = _create(nurse, patient, _plan_input(drug, today + dt.timedelta(days=7)),
+                               "Drafted by nursing after the admission assessment")  # fmt: skip
                 services.plan_propose(actor=nurse, plan=plan)
                 created += 1
             elif state == "draft":
-                services.plan_create(
-                    actor=nurse, patient=patient, data=_plan_input(drug, today + dt.timedelta(days=14)),
-                    reason="First draft; doses to confirm with the patient",
-                )  # fmt: skip
+                _create(nurse, patient, _plan_input(drug, today + dt.timedelta(days=14)),
+                        "First draft; doses to confirm with the patient")  # fmt: skip
                 created += 1
             elif state == "replaced":
                 old = _active(
@@ -161,10 +184,7 @@ def seed_taper(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: 
                     actor=actor, plan=old, outcome="stopped",
                     reason="Readmitted to PHP; restart at a slower pace from the current dose",
                 )  # fmt: skip
-                services.plan_create(
-                    actor=actor, patient=patient,
-                    data=_plan_input(drug, today + dt.timedelta(days=3), rate_percent=Decimal(5)),
-                    reason="Restart at 5% every two weeks",
-                )  # fmt: skip
+                slower = _plan_input(drug, today + dt.timedelta(days=3), rate_percent=Decimal(5))
+                _create(actor, patient, slower, "Restart at 5% every two weeks")
                 created += 2
         return created

@@ -65,6 +65,7 @@ def test_progress_page_marks_a_hold(clinic_a, patient_a, psychiatrist_a):
             from_date=today_in(clinic_a) - D(days=5),
             days=None,
             reason="Poor sleep",
+            today=today_in(clinic_a) - D(days=5),  # recorded as it happened, five days ago
         )
     body = client_for(psychiatrist_a).get(url(clinic_a, "progress", plan)).content.decode()
     root = _svg(body)

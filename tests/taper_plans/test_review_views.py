@@ -56,6 +56,7 @@ def test_queue_lists_each_reason_with_a_link_to_the_plan(clinic_a, psychiatrist_
             from_date=today_in(clinic_a) - D(days=2),
             days=None,
             reason="Unwell",
+            today=today_in(clinic_a) - D(days=2),  # recorded as it happened, two days ago
         )
     due_plan = active_plan(clinic_a, due, psychiatrist_a, days_ago=10)  # next step in 4 days
     later_plan = active_plan(clinic_a, later, psychiatrist_a, days_ago=4)  # next step in 10 days

@@ -66,7 +66,11 @@ def test_an_unstocked_formulation_is_not_used_by_new_plans(clinic_a, patient_a, 
     for fid in ("diazepam:liquid:1mg_per_ml", "diazepam:tablet:2mg"):
         client.post(url(clinic_a, "formulary/stocked/"), {"formulation": fid, "stocked": "0"})
     html = client.post(url(clinic_a, f"patients/{patient_a.pk}/preview/"), builder_body()).content.decode()
-    assert "oral liquid" not in html and "diazepam 2 mg tablet" not in html and "diazepam 5 mg tablet" in html
+    schedule = html.split('id="preview-schedule"')[1].split("</table>")[0]
+    assert "oral liquid" not in schedule and "diazepam 2 mg tablet" not in schedule
+    assert "diazepam 5 mg tablet" in schedule
+    # What is not stocked may still be named as a way to keep the pace, with the way to stock it.
+    assert "Stock diazepam oral liquid 1 mg/mL" in html and "Open the formulary" in html
 
 
 def test_add_a_clinic_formulation(clinic_a, staff_a):
@@ -140,3 +144,42 @@ def test_bad_defaults_change_nothing(clinic_a, staff_a):
     assert response.status_code == 400 and "at most 100%" in html and "Give at least 1 day." in html
     assert count(clinic_a, TaperSettings, default_table="mine") == 0
     assert client_for(staff_a[Role.NURSE]).post(url(clinic_a, "formulary/defaults/"), body).status_code == 403
+
+
+def test_the_end_of_taper_floor_is_set_by_the_admin_and_confirmed_by_a_psychiatrist(
+    clinic_a, patient_a, staff_a
+):
+    admin, psychiatrist = client_for(staff_a[Role.CLINIC_ADMIN]), client_for(staff_a[Role.PSYCHIATRIST])
+    review = psychiatrist.get(url(clinic_a, "review/")).content.decode()
+    assert 'id="confirm-tail-floor"' in review and "Confirm 2 mg" in review
+    preview = psychiatrist.post(
+        url(clinic_a, f"patients/{patient_a.pk}/preview/"), builder_body()
+    ).content.decode()
+    assert "not yet confirmed by a clinician" in preview
+    assert (
+        admin.post(url(clinic_a, "formulary/tail-floor/confirm/")).status_code == 403
+    )  # a psychiatrist's call
+    assert psychiatrist.post(url(clinic_a, "formulary/tail-floor/confirm/")).status_code == 302
+    with tenant_context(clinic_a):
+        settings = TaperSettings.objects.get()
+        assert (
+            settings.tail_floor_confirmed and settings.tail_floor_confirmed_by == staff_a[Role.PSYCHIATRIST]
+        )
+    assert 'id="confirm-tail-floor"' not in psychiatrist.get(url(clinic_a, "review/")).content.decode()
+    preview = psychiatrist.post(
+        url(clinic_a, f"patients/{patient_a.pk}/preview/"), builder_body()
+    ).content.decode()
+    assert "not yet confirmed by a clinician" not in preview
+    assert "confirmed by" in admin.get(url(clinic_a, "formulary/")).content.decode()
+    # A new floor clears the confirmation; a floor above 5 mg is refused.
+    body = {"default_table": "ashton", "default_rate_percent": "10", "default_interval_days": "14"}
+    assert (
+        admin.post(url(clinic_a, "formulary/defaults/"), {**body, "tail_floor_de_mg": "6"}).status_code == 400
+    )
+    assert (
+        admin.post(url(clinic_a, "formulary/defaults/"), {**body, "tail_floor_de_mg": "5"}).status_code == 302
+    )
+    with tenant_context(clinic_a):
+        settings = TaperSettings.objects.get()
+        assert settings.tail_floor_de_mg == 5 and not settings.tail_floor_confirmed
+    assert "Confirm 5 mg" in psychiatrist.get(url(clinic_a, "review/")).content.decode()

@@ -76,9 +76,22 @@ def test_propose_approve_activate(clinic_a, patient_a, psychiatrist_a, clinician
     assert "Waiting for a psychiatrist to approve it." in page
     psych = client_for(psychiatrist_a)
     response = psych.post(plan_url(clinic_a, plan, "approve/"), {"note": "Reviewed with the patient"})
+    assert (
+        response.status_code == 400 and "warning(s) to review before approving" in response.content.decode()
+    )
+    assert reload(clinic_a, plan).status == "proposed"
+    page = psych.get(plan_url(clinic_a, plan, "approve/")).content.decode()
+    assert 'id="approve-warnings"' in page and "High dose" in page and "Facts to check" in page
+    assert "taper.high_dose_band" not in page and "taper_rules" not in page  # rule ids stay in the data
+    digest = page.split('name="warnings_seen" value="')[1].split('"')[0]
+    body = {"note": "Reviewed with the patient", "warnings_seen": digest}
+    response = psych.post(plan_url(clinic_a, plan, "approve/"), body)
     assert response.status_code == 302
     plan = reload(clinic_a, plan)
     assert plan.status == "approved" and plan.current_version.approved_by == psychiatrist_a
+    assert [w["code"] for w in plan.current_version.approval_warnings] == [
+        w["code"] for w in plan.current_version.warnings
+    ]
     response = client_for(clinician_a).post(plan_url(clinic_a, plan, "activate/"))
     assert response.status_code == 302 and reload(clinic_a, plan).status == "active"
 
@@ -148,7 +161,7 @@ def test_hold_for_days_and_change_pace_and_close(clinic_a, patient_a, psychiatri
         (
             "hold",
             {"from_date": "{today}", "length": "days", "days": "400", "reason": "x"},
-            "Give at most 365 days.",
+            "Give at most 180 days.",
         ),
         ("resume", {"from_date": "{today}", "reason": "x"}, "The taper is not held."),
         (
@@ -159,7 +172,7 @@ def test_hold_for_days_and_change_pace_and_close(clinic_a, patient_a, psychiatri
         (
             "pace",
             {"from_date": "2000-01-01", "rate_percent": "5", "interval_days": "14", "reason": "x"},
-            "on or after",
+            "or a later date: past days stay as planned",
         ),
         (
             "pace",
@@ -254,7 +267,7 @@ def test_plan_page_query_count_is_flat(clinic_a, psychiatrist_a, nurse_a):
             long = TaperPlan.objects.get(pk=long.pk)
             start = today(clinic_a) - D(days=40 - n * 10)
             services.plan_slow(actor=psychiatrist_a, plan=long, reason=f"Change {n}", rate_percent=5,
-                               from_date=start, interval_days=7 + n)  # fmt: skip
+                               from_date=start, interval_days=7 + n, today=start)  # fmt: skip
         steps = (TaperPlanVersion.objects.get(pk=short.current_version_id).steps.count(),
                  TaperPlan.objects.get(pk=long.pk).current_version.steps.count())  # fmt: skip
     assert steps[1] > steps[0] * 2
