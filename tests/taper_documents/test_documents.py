@@ -76,7 +76,12 @@ def test_calendar_marks_hold_days(clinic_a, active_plan, psychiatrist):
     hold_from = START + DAY * 20
     with tenant_context(clinic_a):
         services.plan_hold(
-            actor=psychiatrist, plan=active_plan, from_date=hold_from, days=10, reason="Symptoms"
+            actor=psychiatrist,
+            plan=active_plan,
+            from_date=hold_from,
+            days=10,
+            reason="Symptoms",
+            today=hold_from,
         )
         context = documents.calendar_context(active_plan, clinic=clinic_a, printed_on=clinic_today())
     held = [entry for entry in context["days"] if entry.is_hold]
@@ -89,9 +94,9 @@ def test_calendar_marks_hold_days(clinic_a, active_plan, psychiatrist):
 
 def test_draft_calendar_says_not_to_follow_it(clinic_a, patient_a, psychiatrist):
     from tests.taper_documents.conftest import plan_input
+    from tests.taper_factories import make_taper_plan
 
-    with tenant_context(clinic_a):
-        plan = services.plan_create(actor=psychiatrist, patient=patient_a, data=plan_input())
+    plan = make_taper_plan(clinic_a, patient_a, psychiatrist, status="draft", data=plan_input())
     response = client_for(psychiatrist).get(_url("calendar-pdf", plan, clinic_a))
     assert response.status_code == 200
     assert "not approved yet. Do not follow it" in pdf_text(response.content)
@@ -133,15 +138,16 @@ def test_summary_lists_a_cap_override_with_its_reason(clinic_a, patient_a, psych
     from decimal import Decimal
 
     from tests.taper_documents.conftest import plan_input
+    from tests.taper_factories import create_plan
 
+    reason = "Patient chose a fast taper after discussion"
     with tenant_context(clinic_a):
-        plan = services.plan_create(
-            actor=psychiatrist,
-            patient=patient_a,
-            data=plan_input(
-                rate_percent=Decimal(40), override_reason="Patient chose a fast taper after discussion"
-            ),
-        )
+        try:
+            create_plan(patient_a, psychiatrist, plan_input(rate_percent=Decimal(40), override_reason=reason))
+        except services.PlanRefused as refused:  # the override names the steps it accepts
+            steps = [v.step for v in refused.violations]
+        data = plan_input(rate_percent=Decimal(40), override_reason=reason, override_steps=steps)
+        plan = create_plan(patient_a, psychiatrist, data)
         content = documents.render_summary(plan, clinic=clinic_a, today=clinic_today(), printed_by="Dr Test")
     text = pdf_text(content)
     assert "Cap overrides" in text and "Patient chose a fast taper after discussion" in text

@@ -226,17 +226,13 @@ def test_flowsheet_shows_the_taper_dose_and_step_dates_beside_the_vitals(clinic_
     import datetime as dt
 
     from taper.selectors import step_dates
-    from taper.services import plan_activate, plan_approve, plan_create, plan_propose
     from tests.conftest import make_member
-    from tests.taper_plans.conftest import plan_input
+    from tests.taper_factories import create_plan, plan_input
 
     psychiatrist = make_member(clinic_a, Role.PSYCHIATRIST, email="psych@clinic-a.example.org")
     start = timezone.localdate() - dt.timedelta(days=40)
     with tenant_context(clinic_a):
-        plan = plan_create(actor=psychiatrist, patient=patient_a, data=plan_input(start_date=start))
-        plan_propose(actor=psychiatrist, plan=plan)
-        plan_approve(actor=psychiatrist, plan=plan)
-        plan_activate(actor=psychiatrist, plan=plan)
+        create_plan(patient_a, psychiatrist, plan_input(start_date=start), status="active")
         steps = [d for d in step_dates(patient=patient_a) if d >= start]
     record(clinic_a, patient_a, minutes_ago=60 * 24 * 20)
     record(clinic_a, patient_a)
