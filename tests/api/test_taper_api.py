@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import zoneinfo
 
 import pytest
 from django.test import Client
@@ -16,7 +17,8 @@ from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
 
 pytestmark = pytest.mark.django_db
 PLANS = "/api/v1/taper-plans/"
-START = datetime.date.today() - datetime.timedelta(days=40)
+# A plan may not start in the past: the first step is today, in the test clinic's time zone (the default).
+START = datetime.datetime.now(zoneinfo.ZoneInfo("America/New_York")).date()
 
 
 def _api(clinic, *roles) -> Client:
@@ -40,6 +42,7 @@ def _body(patient, **changes):
         "rate_percent": "10",
         "interval_days": 14,
         "table": "ashton",
+        "high_dose_confirmation": "20",  # 20 mg diazepam-equivalent a day: the guideline's high band
     }
     body.update(changes)
     return body
@@ -69,9 +72,15 @@ def _active_plan(psych, nurse, patient) -> str:
     assert created.status_code == 201, created.json()
     plan_id = created.json()["id"]
     assert _act(nurse, plan_id, "propose").status_code == 200
-    assert _act(psych, plan_id, "approve", note="Agreed").status_code == 200
+    assert _approve(psych, plan_id, note="Agreed").status_code == 200
     assert _act(nurse, plan_id, "activate").json()["status"] == "active"
     return plan_id
+
+
+def _approve(psych, plan_id, **fields):
+    """Approve with the digest of the warnings the current version carries (what a client shows first)."""
+    digest = psych.get(f"{PLANS}{plan_id}/").json()["current_version"]["warnings_digest"]
+    return _act(psych, plan_id, "approve", warnings_seen=digest, **fields)
 
 
 # --- plans and their actions --------------------------------------------------------------------------------
@@ -109,7 +118,9 @@ def test_actions_follow_the_roles_and_the_lifecycle(clinic_a, patient_a, psych, 
     assert "taper.approve" in refused.json()["detail"]
     assert nurse.get(f"{PLANS}{plan_id}/").json()["status"] == "proposed"
 
-    approved = _act(psych, plan_id, "approve", note="Reviewed")
+    unseen = _act(psych, plan_id, "approve", note="Reviewed")
+    assert unseen.status_code == 400 and "warnings_seen" in unseen.json()["errors"]
+    approved = _approve(psych, plan_id, note="Reviewed")
     assert approved.json()["status"] == "approved"
     assert approved.json()["current_version"]["approved_by"] is None  # an API client, not a person
     too_early = _act(nurse, plan_id, "hold", reason="x")
@@ -158,7 +169,12 @@ def test_versions_and_steps_are_readable_and_past_versions_stay(clinic_a, patien
     versions = nurse.get("/api/v1/taper-versions/", {"plan": plan_id}).json()["results"]
     assert [v["number"] for v in versions] == [2, 1]
     first = nurse.get(f"/api/v1/taper-versions/{versions[1]['id']}/").json()
-    assert first["regimen"][0] == {"drug": "diazepam", "dose_mg": "10.000", "time_of_day": "08:00"}
+    assert first["regimen"][0] == {
+        "drug": "diazepam",
+        "dose_mg": "10.000",
+        "time_of_day": "08:00",
+        "form": None,
+    }
     assert "JGIM 2025" in first["equivalence_source"] and first["plan"] == plan_id
 
     current = nurse.get("/api/v1/taper-steps/", {"plan": plan_id, "page_size": 200}).json()["results"]
@@ -191,7 +207,7 @@ def test_dose_records(clinic_a, patient_a, psych, nurse):
         ({"day": datetime.date.today() + datetime.timedelta(days=3), "as_planned": True}, "day"),
         ({}, "mg_by_drug"),
     ]:
-        body = {"plan": plan_id, "day": START + datetime.timedelta(days=1), **bad}
+        body = {"plan": plan_id, "day": START, **bad}
         response = _post(nurse, url, body)
         assert response.status_code == 400 and field in response.json()["errors"], (bad, response.json())
         assert response["Content-Type"] == "application/problem+json"
@@ -211,6 +227,12 @@ def test_dose_records(clinic_a, patient_a, psych, nurse):
         ({"interval_days": 0}, "interval_days"),
         ({"regimen": []}, "regimen"),
         ({"rate_percent": "40"}, "rate_percent"),  # over the guideline cap without an override
+        ({"interval_days": 10000}, "interval_days"),
+        ({"regimen": [{"drug": "alprazolam", "dose_mg": "900", "time_of_day": "21:00"}]}, "regimen"),
+        ({"start_date": START - datetime.timedelta(days=1)}, "start_date"),
+        ({"start_date": datetime.date(2999, 1, 1)}, "start_date"),
+        ({"high_dose_confirmation": ""}, "high_dose_confirmation"),
+        ({"holds": [{"days": 10000, "on_date": START}]}, "holds"),
     ],
 )
 def test_bad_plan_input_is_a_400_problem_and_saves_nothing(clinic_a, patient_a, nurse, change, field):
@@ -240,8 +262,37 @@ def test_cap_override_only_by_a_psychiatrist(clinic_a, patient_a, psych, nurse):
     refused = _post(nurse, PLANS, body)
     assert refused.status_code == 400 and "override_reason" in refused.json()["errors"]
     assert _counts(clinic_a) == (0, 0, 0)
-    allowed = _post(psych, PLANS, body)
-    assert allowed.status_code == 201 and allowed.json()["current_version"]["violations"]
+    unnamed = _post(psych, PLANS, body)  # a reason alone accepts no step: the problem says which and why
+    problem = unnamed.json()
+    assert unnamed.status_code == 400 and "rate_percent" in problem["errors"]
+    steps = [v["step"] for v in problem["violations"]]
+    assert steps and all(float(v["percent"]) > 25 for v in problem["violations"])
+    assert problem["alternatives"][-1] == {
+        "code": "override",
+        "label": problem["alternatives"][-1]["label"],
+        "outcome": "a psychiatrist's decision, kept with the plan",
+        "changes": {"override_steps": ",".join(map(str, steps))},
+        "fixes": True,
+        "psychiatrist_only": True,
+    }
+    assert any(a["code"] == "slower_rate" and a["fixes"] for a in problem["alternatives"])
+    assert _counts(clinic_a) == (0, 0, 0)
+    allowed = _post(psych, PLANS, {**body, "override_steps": steps})
+    assert allowed.status_code == 201, allowed.json()
+    version = allowed.json()["current_version"]
+    assert version["violations"] and version["override_steps"] == steps
+    assert {w["code"] for w in version["warnings"]} >= {"cap_override", "high_dose"}
+
+
+def test_approval_records_the_warnings_it_was_given(clinic_a, patient_a, psych, nurse):
+    plan_id = _post(nurse, PLANS, _body(patient_a)).json()["id"]
+    stale = _act(psych, plan_id, "approve", warnings_seen="0" * 32)
+    assert stale.status_code == 400 and "warnings_seen" in stale.json()["errors"]
+    assert _approve(psych, plan_id).json()["status"] == "approved"
+    version_id = psych.get(f"{PLANS}{plan_id}/").json()["current_version"]["id"]
+    version = psych.get(f"/api/v1/taper-versions/{version_id}/").json()
+    assert version["approval_warnings"] == version["warnings"] and version["warnings"]
+    assert all(w["rule"] and w["title"] for w in version["warnings"])
 
 
 def test_roles_outside_the_care_team_are_refused(clinic_a, patient_a, nurse):
