@@ -150,16 +150,10 @@ def for_refusal(req: TaperRequest, catalogue: Catalogue, error: TaperCapError) -
     offered: list[Alternative] = []
     if any(v.kind == "rate" for v in error.violations):
         offered += _pace_changes(req, catalogue)
-    for alt, changed in _candidates(req, catalogue, for_pace=False):
-        result = _outcome(changed, catalogue)
-        if result is None or result.over_cap >= now:
-            continue
-        outcome = (
-            "keeps the guideline cap at every step"
-            if result.over_cap == 0
-            else f"leaves {_steps(result.over_cap)} over the cap (now {now})"
-        )
-        offered.append(replace(alt, outcome=outcome, fixes=result.over_cap == 0))
+    offered += _tried(
+        req, catalogue, for_pace=False, now=now, left=lambda r: r.over_cap, goal="keeps the guideline cap",
+        still="over the cap",
+    )  # fmt: skip
     steps = ",".join(str(v.step) for v in error.violations)
     numbers = ", ".join(str(v.step) for v in error.violations)
     offered.append(
@@ -218,18 +212,27 @@ def for_pace(req: TaperRequest, catalogue: Catalogue, schedule: Schedule) -> tup
     now = len(schedule.over_rate_steps)
     if not now:
         return ()
+    return tuple(
+        _tried(
+            req, catalogue, for_pace=True, now=now, left=lambda r: r.over_rate if r.built else now,
+            goal="keeps the requested pace", still="cutting more than requested",
+        )
+    )  # fmt: skip
+
+
+def _tried(req, catalogue, *, for_pace: bool, now: int, left, goal: str, still: str) -> list[Alternative]:
+    """Each candidate change, built; kept only if it leaves fewer problem steps than `now`."""
     offered = []
-    for alt, changed in _candidates(req, catalogue, for_pace=True):
+    for alt, changed in _candidates(req, catalogue, for_pace=for_pace):
         result = _outcome(changed, catalogue)
-        if result is None or not result.built or result.over_rate >= now:
+        remaining = now if result is None else left(result)
+        if remaining >= now:
             continue
         outcome = (
-            "keeps the requested pace at every step"
-            if result.over_rate == 0
-            else f"leaves {_steps(result.over_rate)} cutting more than requested (now {now})"
+            f"{goal} at every step" if remaining == 0 else f"leaves {_steps(remaining)} {still} (now {now})"
         )
-        offered.append(replace(alt, outcome=outcome, fixes=result.over_rate == 0))
-    return tuple(offered)
+        offered.append(replace(alt, outcome=outcome, fixes=remaining == 0))
+    return offered
 
 
 __all__ = ["Alternative", "for_pace", "for_refusal"]
