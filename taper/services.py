@@ -9,6 +9,7 @@ its own: every new version is a person's decision with a written reason.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -840,11 +841,11 @@ def _prior(version: TaperPlanVersion, kept: Sequence[dict[str, Any]]) -> tuple[P
     """The dose levels before a revision, so the recomputed future keeps the cap across the join."""
     if not kept:
         return ()
-    first = kept[0]["start"]
-    before = PriorStep(first - datetime.timedelta(days=3650), Fraction(str(version.baseline_de_mg)))
+    # Before the first kept step the patient took the plan's original baseline (version 1's).
+    original = version.baseline_de_mg
     if version.number > 1:
         original = version.plan.versions.order_by("number").values_list("baseline_de_mg", flat=True).first()
-        before = PriorStep(first - datetime.timedelta(days=3650), Fraction(str(original)))
+    before = PriorStep(kept[0]["start"] - datetime.timedelta(days=3650), Fraction(str(original)))
     return (before, *(PriorStep(row["start"], Fraction(str(row["daily_de_mg"]))) for row in kept))
 
 
@@ -936,7 +937,7 @@ def _compute_revision(
         accepted = _accepted_cuts(version)
         if not version.override_reason or not all(_cut(v) in accepted for v in refusal.violations):
             raise
-        again = _data_from_input(data, override_steps=[v.step for v in refusal.violations])
+        again = dataclasses.replace(data, override_steps=[v.step for v in refusal.violations])
         return compute(
             again,
             actor=actor,
@@ -945,12 +946,6 @@ def _compute_revision(
             prior=prior,
             first_step_number=number,
         )
-
-
-def _data_from_input(data: PlanInput, **changes: Any) -> PlanInput:
-    from dataclasses import replace
-
-    return replace(data, **changes)
 
 
 def _revise(
@@ -1386,11 +1381,16 @@ def taper_settings_confirm_tail_floor(*, actor: Any) -> TaperSettings:
 __all__ = [
     "FormKind",
     "PlanInput",
+    "PlanRefused",
     "Split",
     "Status",
     "actor_allows",
+    "change_defaults",
     "compute",
     "dose_record",
+    "high_dose_confirmation",
+    "option_rows",
+    "pace_options",
     "plan_activate",
     "plan_approve",
     "plan_close",
@@ -1404,4 +1404,5 @@ __all__ = [
     "taper_settings",
     "taper_settings_confirm_tail_floor",
     "taper_settings_update",
+    "warnings_digest",
 ]
