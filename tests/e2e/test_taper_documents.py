@@ -22,6 +22,7 @@ from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
 from tests.consent.factories import consent_in, recipient_in
 from tests.pdf_checks import pdf_pages_as_images
 from tests.taper_documents.conftest import plan_input
+from tests.taper_factories import create_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -57,9 +58,7 @@ def test_nurse_prints_both_pdfs_and_sends_the_summary(page, artifacts_dir):
     with tenant_context(clinic):
         # Down to a maintenance dose: a few months of calendar, so the PDFs render quickly on a busy machine.
         data = plan_input(start_date=start, target_de_mg=Decimal(10))
-        plan = services.plan_create(actor=psychiatrist, patient=patient, data=data)
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        services.plan_activate(actor=psychiatrist, plan=plan)
+        plan = create_plan(patient, psychiatrist, data, status="active")
         for offset in range(0, 10, 3):
             services.dose_record(
                 actor=nurse,

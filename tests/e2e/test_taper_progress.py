@@ -16,7 +16,7 @@ from clinic.tenancy.roles import Role
 from taper import services
 from taper.models import DoseRecord
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
-from tests.taper_plans.conftest import plan_input
+from tests.taper_factories import create_plan, plan_input
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SERIES = '#progress-chart svg g[data-series="{}"]'
@@ -40,13 +40,9 @@ def test_nurse_records_doses_and_the_chart_shows_them(page, browser, live_server
     patient = make_patient(clinic, first_name="Rowan", last_name="Ashby", mrn="SD-000777")
     with tenant_context(clinic):
         today = clinic_today()
-        plan = services.plan_create(
-            actor=psychiatrist,
-            patient=patient,
-            data=plan_input(start_date=today - datetime.timedelta(days=20)),
+        plan = create_plan(
+            patient, psychiatrist, plan_input(start_date=today - datetime.timedelta(days=20)), status="active"
         )
-        services.plan_approve(actor=psychiatrist, plan=plan)
-        services.plan_activate(actor=psychiatrist, plan=plan)
         for n in (5, 4, 3):  # a few earlier days, so the chart has a history
             services.dose_record(
                 actor=nurse,
@@ -130,13 +126,10 @@ def test_psychiatrist_review_queue(page, artifacts_dir):
     due = make_patient(clinic, first_name="Dale", last_name="Soon", mrn="SD-000802")
     with tenant_context(clinic):
         today = clinic_today()
-        proposed = services.plan_create(actor=clinician, patient=waiting, data=plan_input(start_date=today))
-        services.plan_propose(actor=clinician, plan=proposed)
-        active = services.plan_create(
-            actor=psychiatrist, patient=due, data=plan_input(start_date=today - datetime.timedelta(days=10))
+        proposed = create_plan(waiting, clinician, plan_input(start_date=today), status="proposed")
+        create_plan(
+            due, psychiatrist, plan_input(start_date=today - datetime.timedelta(days=10)), status="active"
         )
-        services.plan_approve(actor=psychiatrist, plan=active)
-        services.plan_activate(actor=psychiatrist, plan=active)
 
     sign_in(page, psychiatrist.email)
     page.wait_for_url(re.compile(r"/c/review-clinic/$"))

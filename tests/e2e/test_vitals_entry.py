@@ -26,16 +26,12 @@ def sign_in(page, email: str) -> None:
 
 def _active_taper(clinic, patient) -> None:
     """An active taper plan that started five weeks ago, so the flowsheet has a dose and step dates."""
-    from taper.services import plan_activate, plan_approve, plan_create, plan_propose
-    from tests.taper_plans.conftest import plan_input
+    from tests.taper_factories import create_plan, plan_input
 
     psychiatrist = make_member(clinic, Role.PSYCHIATRIST, email="psych@linden.example.org")
     start = timezone.localdate() - datetime.timedelta(days=35)
     with tenant_context(clinic):
-        plan = plan_create(actor=psychiatrist, patient=patient, data=plan_input(start_date=start))
-        plan_propose(actor=psychiatrist, plan=plan)
-        plan_approve(actor=psychiatrist, plan=plan)
-        plan_activate(actor=psychiatrist, plan=plan)
+        create_plan(patient, psychiatrist, plan_input(start_date=start), status="active")
 
 
 def test_nurse_enters_vitals_confirms_records_ciwa_b_and_sees_the_flowsheet(page, artifacts_dir):

@@ -108,7 +108,12 @@ def test_active_held_plan_pages_show_no_date_without_its_year(clinic_a, patient_
     held_from = today - D(days=1)
     with tenant_context(clinic_a):
         services.plan_hold(
-            actor=psychiatrist_a, plan=plan, from_date=held_from, days=None, reason="Symptoms", today=held_from
+            actor=psychiatrist_a,
+            plan=plan,
+            from_date=held_from,
+            days=None,
+            reason="Symptoms",
+            today=held_from,
         )
         plan.refresh_from_db()
     client = client_for(psychiatrist_a)

@@ -659,7 +659,7 @@ def _taper_create_data(clinic: Clinic) -> dict[str, Any]:
     return {
         "patient": str(patient.pk) if patient else "",
         "regimen": [{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
-        "start_date": "2026-02-02",
+        "start_date": (datetime.date.today() + datetime.timedelta(days=7)).isoformat(),  # not in the past
         "table": "ashton",
         "strategy": "direct",
     }
