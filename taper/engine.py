@@ -1176,8 +1176,8 @@ def _with_warnings(
                 "high_dose",
                 rules.plausibility.high_rule,
                 "High dose",
-                f"The starting dose is {_mg(schedule.baseline_de_mg)} mg diazepam-equivalent a day "
-                f"({schedule.table.label}), in the guideline's high band (more than "
+                f"The starting dose is {_mg(schedule.baseline_de_mg)} mg diazepam-equivalent a day on "
+                f"{schedule.table.label}, in the guideline's high band (more than "
                 f"{_mg(rules.plausibility.high_above_de_mg)} mg). Withdrawal risk rises with dose.",
                 rules.plausibility.high_source,
             )
@@ -1244,8 +1244,7 @@ def _with_warnings(
                 "interval_lengthened",
                 plan.cap.rule,
                 "Some steps start later than the requested interval",
-                f"{_steps_text([s.index for s in lengthened])} start "
-                f"{', '.join(str(s.delayed_days) for s in lengthened)} day(s) later so that two cuts "
+                f"{_steps_text([s.index for s in lengthened])} {_later(lengthened)} so that two cuts "
                 f"together stay within the guideline cap ({cap_words}).",
                 plan.cap.source,
                 tuple(s.index for s in lengthened),
@@ -1280,7 +1279,7 @@ def _with_warnings(
     if schedule.switch is not None and schedule.switch.disagreements:
         sw = schedule.switch
         drugs = "; ".join(
-            f"{drug} {_mg(a)} mg ({sw.table.label}) vs {_mg(b)} mg ({sw.other_table.label})"
+            f"{drug} {_mg(a)} mg on {sw.table.label}, {_mg(b)} mg on {sw.other_table.label}"
             for drug, a, b in sw.disagreements
         )
         low, high = sw.ratio_min, sw.ratio_max
@@ -1328,6 +1327,15 @@ def _with_warnings(
             )
         )
     return replace(schedule, warnings=tuple(out))
+
+
+def _later(steps: list[Step]) -> str:
+    days = {s.delayed_days for s in steps}
+    if len(days) == 1:
+        n = days.pop()
+        later = f"{n} day{'s' if n != 1 else ''} later"
+        return f"each start {later}" if len(steps) > 1 else f"starts {later}"
+    return "start " + ", ".join(str(s.delayed_days) for s in steps) + " days later respectively"
 
 
 def _unverified_facts(plan: _Plan, prep: Preparation) -> set[str]:

@@ -321,6 +321,7 @@ def _refused_context(builder: Builder, refusal: services.PlanRefused) -> dict[st
     if refusal.schedule is not None:
         context.update(_schedule_context(refusal.schedule))
         context.update(refused=True, options=presentation.options(services.option_rows(refusal.options)))
+        context["violations"] = []  # refused steps are not accepted ones: the callout and the rows show them
     return context
 
 
