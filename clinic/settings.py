@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "vitals.checkins",
     "safety",
     "api",
+    "workspace",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -252,8 +254,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "stepdown")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "clinic.jobs.tasks.heartbeat", "schedule": 60.0},
-    "census": {"task": "clinic.jobs.tasks.refresh_all_census", "schedule": 15 * 60.0},
-    "idempotency-keys": {"task": "clinic.jobs.tasks.purge_all_idempotency_keys", "schedule": 3600.0},
+    "census": {"task": "patients.tasks.refresh_all_census", "schedule": 15 * 60.0},
+    "idempotency-keys": {"task": "api.tasks.purge_all_idempotency_keys", "schedule": 3600.0},
     "eligibility-responses": {
         "task": "patients.insurance.tasks.poll_all_eligibility_responses",
         "schedule": 2 * 60.0,

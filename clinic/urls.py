@@ -4,7 +4,7 @@ from clinic import web_views
 
 # Every URL under /c/<clinic_slug>/ runs inside that clinic (ClinicMiddleware); views there use require_perm.
 clinic_patterns = [
-    path("", web_views.dashboard, name="clinic-dashboard"),
+    path("", include("workspace.urls")),
     path("patients/", include("patients.urls")),
     path("admissions/", include("patients.admissions.urls")),
     path("intake/", include("patients.intake.urls")),
@@ -16,6 +16,7 @@ clinic_patterns = [
     path("alerts/", include("safety.urls")),
     path("audit/", include("clinic.audit.urls")),
     path("admin/", include("clinic.accounts.urls")),
+    path("", include("api.client_urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Shell pages: home (clinic chooser), a clinic's "Today" dashboard, the idle-session probe, /healthz."""
+"""Shell pages: home (clinic chooser), the idle-session probe, /healthz. "Today" lives in `workspace`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.accounts.middleware import LAST_SEEN_KEY, idle_timeout_seconds
-from clinic.audit.models import AuditEvent
-from clinic.audit.services import audit
 from clinic.jobs.tasks import HEARTBEAT_KEY
-from clinic.tenancy.access import require_member
 from clinic.tenancy.middleware import ACTIVE_CLINIC_SESSION_KEY
 from clinic.tenancy.models import Membership
-from clinic.tenancy.roles import Perm, Role
-from patients.models import Patient
-from patients.selectors import patient_census, patient_list
+from clinic.tenancy.roles import role_labels
 
 IDLE_TIMEOUT_SESSION_KEY = "stepdown_idle_timeout"  # written by IdleTimeoutMiddleware
 
@@ -37,38 +32,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("clinic-dashboard", clinic_slug=active)
     if len(memberships) == 1:
         return redirect("clinic-dashboard", clinic_slug=slugs[0])
-    choices = [(m, _role_labels(m.roles)) for m in memberships]
+    choices = [(m, role_labels(m.roles)) for m in memberships]
     return render(request, "home.html", {"memberships": memberships, "choices": choices})
-
-
-def _role_labels(roles: list[str]) -> list[str]:
-    return [Role(role).label for role in roles if role in Role._value2member_map_]
-
-
-RECENT_PATIENTS = 6
-
-
-@require_member
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The clinic's "Today" page, open to every member; patient figures only for roles that may see them."""
-    context: dict = {"roles": _role_labels(request.membership.roles)}
-    if request.membership.allows(Perm.PATIENT_VIEW):
-        census = cache.get(f"census:{request.clinic.pk}") or patient_census()
-        labels = dict(Patient.Status.choices)
-        context["census"] = [
-            {"status": status, "label": labels.get(status, status), "count": count}
-            for status, count in census.items()
-        ]
-        context["census_total"] = sum(census.values())
-        recent = list(patient_list().order_by("-updated_at")[:RECENT_PATIENTS])
-        audit(
-            actor=request.user,
-            action=AuditEvent.Action.LIST,
-            object_type="patients.patient",
-            detail={"view": "dashboard.recent", "shown": len(recent)},
-        )
-        context["recent_patients"] = recent
-    return render(request, "dashboard.html", context)
 
 
 @never_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -67,3 +69,17 @@ def current_episode(patient: Patient) -> CareEpisode | None:
 def entry_get(*, model, entry_id):
     """One contact / identifier / allergy / diagnosis / substance-use row / medication of this clinic."""
     return get_object_or_404(model.objects.select_related("patient"), pk=entry_id)
+
+
+def patient_id_by_id_or_mrn(term: str) -> uuid.UUID | None:
+    """A patient of this clinic by id or MRN (case-insensitive); None when there is none."""
+    try:
+        wanted = uuid.UUID(term)
+    except ValueError:
+        return Patient.objects.filter(mrn__iexact=term).values_list("id", flat=True).first()
+    return Patient.objects.filter(pk=wanted).values_list("id", flat=True).first()
+
+
+def patient_mrns(patient_ids) -> dict[uuid.UUID, str]:
+    """MRNs for patient ids, or for a subquery of them, in one query."""
+    return dict(Patient.objects.filter(pk__in=patient_ids).values_list("id", "mrn"))

@@ -1,7 +1,7 @@
 """Evaluate one patient's rules when a vital reading, instrument result or check-in is saved.
 
 Called after the writing transaction commits (vitals.signals.clinical_fact_recorded → a task safety
-wires with enqueue_on_commit). It loads the patient's recent facts (the row just saved, plus anything
+wires with delay_on_commit). It loads the patient's recent facts (the row just saved, plus anything
 written in the sweep's look-back window) in a fixed handful of queries, runs the pure rules, and raises
 through `safety.services.alerts_raise`. Dedup keys make it safe to run twice and to overlap the sweep.
 Missed check-ins are about an absence, so only the sweep finds them.

@@ -115,16 +115,7 @@ def _notify_on_commit(clinic_id: int, alert_ids: Iterable, kind: str) -> None:
     from safety import tasks
 
     for alert_id in alert_ids:
-        send_after_commit(tasks.notify_alert, clinic_id, str(alert_id), kind)
-
-
-def send_after_commit(task, *args) -> None:
-    """`task.delay(*args)` once the transaction commits; a failure to send is logged, not raised."""
-
-    def send() -> None:
-        task.delay(*args)
-
-    transaction.on_commit(send, robust=True)
+        tasks.notify_alert.delay_on_commit(clinic_id, str(alert_id), kind)
 
 
 # --- raising --------------------------------------------------------------------------------------------

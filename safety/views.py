@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
@@ -26,11 +26,6 @@ from safety.models import Alert
 
 PAGE_SIZE = 50
 PANEL_LIMIT = 5
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 def _tz(request: HttpRequest):
@@ -159,7 +154,7 @@ def assign_view(request: HttpRequest, alert_id) -> HttpResponse:
         try:
             services.alert_assign(actor=request.user, alert=alert, assignee=assignee)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
             return _refused(request, alert, error, assign_form=form, open_form="assign")
         who = assignee.display_name if assignee else "nobody"
         return _after_action(request, alert, f"Assigned to {who}.")
@@ -175,7 +170,7 @@ def resolve_view(request: HttpRequest, alert_id) -> HttpResponse:
         try:
             services.alert_resolve(actor=request.user, alert=alert, note=form.cleaned_data["note"])
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
             return _refused(request, alert, error, resolve_form=form, open_form="resolve")
         return _after_action(request, alert, "Resolved. The note is in the alert's history.")
     return _refused(request, alert, ValidationError({}), resolve_form=form, open_form="resolve")
@@ -190,7 +185,7 @@ def dismiss_view(request: HttpRequest, alert_id) -> HttpResponse:
         try:
             services.alert_dismiss(actor=request.user, alert=alert, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
             return _refused(request, alert, error, dismiss_form=form, open_form="dismiss")
         return _after_action(request, alert, "Dismissed. The reason is in the alert's history.")
     return _refused(request, alert, ValidationError({}), dismiss_form=form, open_form="dismiss")
@@ -260,7 +255,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                 on_call_emails=form.emails(),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Alert settings saved.")
             return redirect(clinic_reverse("safety:settings"))

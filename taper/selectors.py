@@ -15,6 +15,7 @@ from patients.models import Patient
 from taper import dates
 from taper.engine import Phase
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
+from taper.signals import review_concerns
 
 
 def open_plan_for(patient: Patient) -> TaperPlan | None:
@@ -158,10 +159,10 @@ class ReviewItem:
 
 def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> list[ReviewItem]:
     """What a psychiatrist should look at: plans awaiting approval, steps due soon, held plans, and open
-    plans of patients with an open `withdrawal_trend_rising` safety alert (the alert suggests a hold; the
-    software never applies one).
+    plans of patients another app is concerned about (`taper.signals`: safety's open "withdrawal scores
+    rising" alerts; the alert suggests a hold, the software never applies one).
 
-    Three queries whatever the number of plans (plans, their upcoming steps, the open alerts)."""
+    Three queries whatever the number of plans (plans, their upcoming steps, the concerns)."""
     today = today or clinic_today()
     horizon = today + datetime.timedelta(days=days_ahead)
     plans = list(
@@ -200,31 +201,17 @@ def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> 
             )
     by_patient = {p.patient_id: p for p in plans}
     zone = zoneinfo.ZoneInfo(require_clinic().timezone)
-    for patient_id, raised_at, title in _rising_withdrawal_alerts():
-        plan = by_patient.pop(patient_id, None)  # one row per patient (the newest alert)
+    for concern in review_concerns(sender=TaperPlan):
+        plan = by_patient.pop(concern.patient_id, None)  # one row per patient (the newest concern)
         if plan is not None:
             items.append(
                 ReviewItem(
                     plan,
                     "withdrawal_rising",
-                    timezone.localtime(raised_at, zone).date(),
-                    f"{title or 'Withdrawal scores rising'}: consider holding the next step",
+                    timezone.localtime(concern.raised_at, zone).date(),
+                    f"{concern.title or 'Withdrawal scores rising'}: consider holding the next step",
                 )
             )
     order = {"awaiting_approval": 0, "held": 1, "withdrawal_rising": 1, "step_due": 2}
     items.sort(key=lambda i: (order[i.reason], i.due or today, i.plan.patient.last_name))
     return items
-
-
-RISING_WITHDRAWAL_RULE = "withdrawal_trend_rising"
-
-
-def _rising_withdrawal_alerts() -> list[tuple]:
-    """(patient_id, raised_at, title) of open `withdrawal_trend_rising` alerts, newest first; empty when
-    the safety app does not provide them (imported lazily: safety depends on taper, not the reverse)."""
-    try:
-        from safety.selectors import open_alerts
-    except ImportError:
-        return []
-    alerts = open_alerts(rule_ids=[RISING_WITHDRAWAL_RULE])
-    return list(alerts.values_list("patient_id", "raised_at", "title"))

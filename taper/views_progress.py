@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
@@ -219,13 +220,8 @@ def progress_view(request: HttpRequest, plan_id) -> HttpResponse:
 
 # --- recording a dose ---------------------------------------------------------------------------------------
 def _apply_errors(form: DoseForm, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
     other = (form.cleaned_data.get("other_drug") or "").strip().lower()
-    for field, problems in error.message_dict.items():
-        for problem in problems:
-            form.add_error(_error_field(form, field, problem, other), problem)
+    apply_errors(form, error, field_for=lambda field, problem: _error_field(form, field, problem, other))
 
 
 def _error_field(form: DoseForm, field: str, problem: str, other: str) -> str | None:

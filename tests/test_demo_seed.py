@@ -7,11 +7,11 @@ from django.core.management import call_command
 
 from clinic.accounts.models import User
 from clinic.audit.models import AuditEvent
-from clinic.demo import data
-from clinic.demo.services import DemoRefused, seed_demo
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.roles import Role
+from demo import data
+from demo.services import DemoRefused, seed_demo
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
@@ -42,14 +43,6 @@ def in_clinic_time(view: Callable) -> Callable:
             return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _status(form: Form) -> int:
@@ -119,7 +112,7 @@ def reading_create(request: HttpRequest, patient_id) -> HttpResponse:
             except services.UnusualValues as exc:
                 unusual = exc.unusual
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, _saved_message(reading))
                 return redirect(clinic_reverse("vitals:patient", patient_id=patient.pk))
@@ -185,7 +178,7 @@ def result_create(request: HttpRequest, patient_id, instrument: str) -> HttpResp
                     source=Source.CLINIC,
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(
                     request, f"{result.instrument_name} saved: total {result.total:g}, {result.band_label}."

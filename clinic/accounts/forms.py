@@ -42,15 +42,6 @@ class RolesForm(forms.Form):
     roles = RolesField(label="Roles")
 
 
-class ApiClientForm(forms.Form):
-    name = forms.CharField(
-        label="Name", max_length=100, help_text="Which system will use this token, e.g. “EHR sync”."
-    )
-    roles = RolesField(
-        label="Roles", help_text="The token may do what these roles may do, in this clinic only."
-    )
-
-
 class ClinicSettingsForm(forms.ModelForm):
     """Model validators (time zone name, 5 to 240 minutes) give the field errors."""
 

@@ -16,6 +16,4 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("settings/", views.clinic_settings_view, name="settings"),
-    path("api-clients/", views.api_clients_view, name="api-clients"),
-    path("api-clients/<int:client_id>/revoke/", views.api_client_revoke_view, name="api-client-revoke"),
 ]

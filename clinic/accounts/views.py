@@ -1,4 +1,4 @@
-"""Clinic administration pages (staff, settings, API clients). Thin: forms check shape, services decide."""
+"""Clinic administration pages (staff, settings; API clients live in `api.views`). Thin: services decide."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import copy
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, When
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api.models import ApiClient
-from api.services import api_client_create, api_client_revoke
-from clinic.accounts.forms import COMMON_TIMEZONES, ApiClientForm, ClinicSettingsForm, InviteForm, RolesForm
+from clinic.accounts.forms import COMMON_TIMEZONES, ClinicSettingsForm, InviteForm, RolesForm
 from clinic.accounts.models import Invitation
 from clinic.accounts.services import (
     clinic_update_settings,
@@ -25,23 +21,11 @@ from clinic.accounts.services import (
     membership_deactivate,
     membership_update_roles,
 )
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.models import Membership
-from clinic.tenancy.roles import ROLE_LABELS, Perm, Role
+from clinic.tenancy.roles import Perm, role_labels
 from clinic.tenancy.urls_helpers import clinic_reverse
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
-
-
-def _role_labels(roles: list[str]) -> list[str]:
-    return [ROLE_LABELS.get(Role(role), role) if role in set(Role) else role for role in roles]
-
 
 # --- staff -----------------------------------------------------------------------------------------------
 
@@ -66,14 +50,14 @@ def _staff_page(
 ) -> HttpResponse:
     members = list(_members(request))
     for member in members:
-        member.role_labels = _role_labels(member.roles)
+        member.role_labels = role_labels(member.roles)
     invitations = list(
         Invitation.objects.filter(clinic=request.clinic, accepted_at__isnull=True, revoked_at__isnull=True)
         .select_related("invited_by")
         .order_by("email")
     )
     for invitation in invitations:
-        invitation.role_labels = _role_labels(invitation.roles)
+        invitation.role_labels = role_labels(invitation.roles)
     context = {
         "members": members,
         "invitations": invitations,
@@ -102,7 +86,7 @@ def staff_invite_view(request: HttpRequest) -> HttpResponse:
                 site_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}. The link works for 7 days.")
             return redirect(clinic_reverse("staff:staff"))
@@ -110,7 +94,7 @@ def staff_invite_view(request: HttpRequest) -> HttpResponse:
 
 
 def _member_row(request: HttpRequest, member: Membership, form: RolesForm | None = None) -> HttpResponse:
-    member.role_labels = _role_labels(member.roles)
+    member.role_labels = role_labels(member.roles)
     return render(request, "staff/_member_row.html", {"member": member, "form": form})
 
 
@@ -126,7 +110,7 @@ def member_roles_view(request: HttpRequest, membership_id: int) -> HttpResponse:
                     actor=request.user, membership=member, roles=form.cleaned_data["roles"]
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 if request.htmx:
                     return _member_row(request, member)
@@ -188,46 +172,8 @@ def clinic_settings_view(request: HttpRequest) -> HttpResponse:
                 actor=request.user, fields={name: form.cleaned_data[name] for name in form.Meta.fields}
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Clinic settings saved.")
             return redirect(clinic_reverse("staff:settings"))
     return render(request, "staff/settings.html", {"form": form, "timezones": COMMON_TIMEZONES})
-
-
-# --- API clients -----------------------------------------------------------------------------------------
-
-
-@never_cache  # the page that shows a new token once must not be kept by the browser or a proxy
-@require_perm(Perm.API_CLIENT_MANAGE)
-@require_http_methods(["GET", "POST"])
-def api_clients_view(request: HttpRequest) -> HttpResponse:
-    form = ApiClientForm(request.POST or None)
-    new_token = new_client = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            new_client, new_token = api_client_create(
-                actor=request.user, name=form.cleaned_data["name"], roles=form.cleaned_data["roles"]
-            )
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            form = ApiClientForm()
-    clients = list(
-        ApiClient.objects.filter(clinic=request.clinic)
-        .select_related("created_by", "recipient")
-        .order_by("-created_at")
-    )
-    for client in clients:
-        client.role_labels = _role_labels(client.roles)
-    context = {"form": form, "clients": clients, "new_token": new_token, "new_client": new_client}
-    return render(request, "staff/api_clients.html", context)
-
-
-@require_perm(Perm.API_CLIENT_MANAGE)
-@require_POST
-def api_client_revoke_view(request: HttpRequest, client_id: int) -> HttpResponse:
-    client = get_object_or_404(ApiClient, pk=client_id, clinic=request.clinic)
-    api_client_revoke(actor=request.user, client=client)
-    messages.success(request, f"The token of {client.name} was revoked; calls with it now fail.")
-    return redirect(clinic_reverse("staff:api-clients"))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 
 from clinic.audit.models import AuditEvent
-from patients.models import Patient
+from clinic.audit.subjects import patient_directory
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,7 @@ def day_bounds(
 
 def patient_id_for(term: str) -> uuid.UUID | None:
     """A patient of this clinic by id or MRN (case-insensitive); None when there is none."""
-    term = term.strip()
-    try:
-        wanted = uuid.UUID(term)
-    except ValueError:
-        return Patient.objects.filter(mrn__iexact=term).values_list("id", flat=True).first()
-    return Patient.objects.filter(pk=wanted).values_list("id", flat=True).first()
+    return patient_directory().find(term.strip())
 
 
 def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
@@ -68,7 +63,7 @@ def patient_mrns(patient_ids) -> dict[uuid.UUID, str]:
     """MRNs for a set of patient ids, or for a subquery of them, in one query."""
     if isinstance(patient_ids, (set, list, tuple)) and not patient_ids:
         return {}
-    return dict(Patient.objects.filter(pk__in=patient_ids).values_list("id", "mrn"))
+    return patient_directory().labels(patient_ids)
 
 
 # --- Keyset pagination, newest first -------------------------------------------------------------------

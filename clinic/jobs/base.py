@@ -7,15 +7,21 @@ is delivered again. Tasks take ids (JSON), are enqueued after commit, and do ten
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Task
+from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError, transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-class StepdownTask(Task):
+class StepdownTask(DjangoTask):
+    """Every task of ours. Enqueue from a service with `task.delay_on_commit(clinic_id, …)`: the worker then
+    sees the committed rows, a rolled-back write enqueues nothing, and the body re-enters the tenant scope
+    from the clinic id with `clinic_step`."""
+
     acks_late = True
     reject_on_worker_lost = True
     autoretry_for = (OperationalError, InterfaceError, RedisConnectionError)
@@ -23,6 +29,14 @@ class StepdownTask(Task):
     retry_backoff_max = 300
     retry_jitter = True
     max_retries = 5
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        """`delay` once the transaction commits. robust: a broker outage must not fail a request whose data
+        is already committed; each job that matters has a beat sweep or retry that finds the work again."""
+        transaction.on_commit(functools.partial(self.delay, *args, **kwargs), robust=True)
+
+    def apply_async_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(functools.partial(self.apply_async, *args, **kwargs), robust=True)
 
 
 @contextmanager
@@ -34,11 +48,6 @@ def clinic_step(clinic_id: int) -> Iterator:
     clinic = Clinic.objects.get(pk=clinic_id, is_active=True)
     with tenant_context(clinic):
         yield clinic
-
-
-def enqueue_on_commit(task: Task, *args, **kwargs) -> None:
-    """Send `task` once the current transaction commits, so the worker sees the committed rows."""
-    transaction.on_commit(lambda: task.delay(*args, **kwargs))
 
 
 def fan_out_to_clinics(task: Task, *args, **kwargs) -> int:

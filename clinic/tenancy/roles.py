@@ -106,3 +106,8 @@ assert set(PERMISSIONS) == set(Perm), "every permission needs a row in the table
 def role_allows(roles: Iterable[str], perm: Perm) -> bool:
     allowed = PERMISSIONS[perm]
     return any(role in allowed for role in roles)
+
+
+def role_labels(roles: Iterable[str]) -> list[str]:
+    """People-facing names of stored role values; a value this version does not know is shown as stored."""
+    return [ROLE_LABELS.get(Role(role), role) if role in Role._value2member_map_ else role for role in roles]

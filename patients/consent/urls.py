@@ -17,5 +17,4 @@ urlpatterns = [
     path("recipients/", views.recipient_list_view, name="recipients"),
     path("recipients/new/", views.recipient_create_view, name="recipient-create"),
     path("notice/", views.notice_view, name="notice"),
-    path("api-clients/<int:api_client_id>/", views.api_client_disclosure_view, name="api-client-disclosure"),
 ]

@@ -7,13 +7,13 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.pdf import pdf_response, render_pdf
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.context import clinic_today
@@ -42,11 +42,6 @@ from patients.consent.services import (
 from patients.selectors import patient_get
 
 GET_POST = ["GET", "POST"]
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 def _fragment_or_page(request: HttpRequest, fragment: str, context: dict) -> HttpResponse:
@@ -118,7 +113,7 @@ def consent_create_view(request: HttpRequest, patient_id) -> HttpResponse:
                 recipients=list(form.cleaned_data["recipients"]),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(
                 request,
@@ -182,7 +177,7 @@ def consent_sign_view(request: HttpRequest, consent_id) -> HttpResponse:
         try:
             consent_sign(actor=request.user, consent=consent, fields=form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Signature recorded; the consent is now in force.")
             return redirect(clinic_reverse("consent:detail", consent_id=consent.pk))
@@ -208,7 +203,7 @@ def consent_expiry_event_view(request: HttpRequest, consent_id) -> HttpResponse:
                 actor=request.user, consent=consent, occurred_on=form.cleaned_data["occurred_on"]
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Recorded: the consent has expired.")
             return redirect(clinic_reverse("consent:detail", consent_id=consent.pk))
@@ -242,7 +237,7 @@ def consent_revoke_view(request: HttpRequest, consent_id) -> HttpResponse:
                 reason=data["reason"],
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Revocation recorded. Disclosures already made stay in the accounting.")
             return redirect(clinic_reverse("consent:detail", consent_id=consent.pk))
@@ -267,7 +262,7 @@ def recipient_create_view(request: HttpRequest) -> HttpResponse:
         try:
             recipient = recipient_create(actor=request.user, fields=form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, f"{recipient.name} added.")
             next_url = request.POST.get("next", "")
@@ -354,7 +349,7 @@ def notice_view(request: HttpRequest) -> HttpResponse:
                 actor=request.user, statement=data["statement"], text=data["text"], verified=data["verified"]
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(
                 request, "Notice saved." + ("" if notice.is_verified else " It is not marked verified.")
@@ -370,39 +365,3 @@ def notice_view(request: HttpRequest) -> HttpResponse:
         "statements": RedisclosureNotice.Statement,
     }
     return render(request, "consent/notice.html", context)
-
-
-# --- API clients as recipients ----------------------------------------------------------------------------
-@require_perm(Perm.API_CLIENT_MANAGE)
-@require_http_methods(GET_POST)
-def api_client_disclosure_view(request: HttpRequest, api_client_id: int) -> HttpResponse:
-    from django.shortcuts import get_object_or_404
-
-    from api.models import ApiClient
-    from patients.consent.services import api_client_set_disclosure
-
-    client = get_object_or_404(ApiClient, pk=api_client_id, clinic=request.clinic)
-    form = consent_forms.ApiClientDisclosureForm(
-        request.POST if request.method == "POST" else None,
-        initial={
-            "is_outside_system": "1" if client.is_outside_system else "0",
-            "recipient": client.recipient_id,
-            "disclosure_purpose": client.disclosure_purpose,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            api_client_set_disclosure(
-                actor=request.user,
-                client=client,
-                is_outside_system=data["is_outside_system"],
-                recipient=data["recipient"],
-                purpose=data["disclosure_purpose"],
-            )
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, f"Saved how reads by {client.name} are treated.")
-            return redirect(clinic_reverse("staff:api-clients"))
-    return render(request, "consent/api_client_disclosure.html", {"form": form, "api_client": client})

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
@@ -32,14 +33,6 @@ from patients.selectors import patient_get
 VIEW = AuditEvent.Action.VIEW
 
 
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
-
-
 def _save(form: Form, write) -> object | None:
     """Run `write(cleaned_data)` when the form is valid; business errors land on the form."""
     if not form.is_valid():
@@ -47,7 +40,7 @@ def _save(form: Form, write) -> object | None:
     try:
         return write(form.cleaned_data)
     except ValidationError as error:
-        _apply_errors(form, error)
+        apply_errors(form, error)
         return None
 
 

@@ -18,7 +18,9 @@ def sign_in(client, email: str, password: str = PASSWORD):
 
 
 def staff_url(clinic, name: str, **kwargs) -> str:
-    return reverse(f"staff:{name}", kwargs={"clinic_slug": clinic.slug, **kwargs})
+    """A clinic admin page by name: "staff:" unless the name carries its own namespace."""
+    qualified = name if ":" in name else f"staff:{name}"
+    return reverse(qualified, kwargs={"clinic_slug": clinic.slug, **kwargs})
 
 
 def last_invite_path() -> str:

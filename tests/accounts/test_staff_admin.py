@@ -130,5 +130,5 @@ def test_non_admins_are_refused(client, clinic_a, staff_a, role):
         == 403
     )
     assert client.get(staff_url(clinic_a, "settings")).status_code == 403
-    assert client.get(staff_url(clinic_a, "api-clients")).status_code == 403
+    assert client.get(staff_url(clinic_a, "api-clients:list")).status_code == 403
     assert membership(staff_a[Role.NURSE], clinic_a).roles == ["nurse"]

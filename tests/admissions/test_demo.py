@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from clinic.demo.admissions import seed_admissions
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
+from demo.admissions import seed_admissions
 from patients.admissions import stages
 from patients.admissions.models import Inquiry
 from patients.models import CareEpisode, Patient

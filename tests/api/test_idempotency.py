@@ -109,7 +109,7 @@ def test_keys_older_than_a_day_are_purged_per_clinic(clinic_a, clinic_b):
 
     from django.utils import timezone
 
-    from clinic.jobs.tasks import purge_idempotency_keys
+    from api.tasks import purge_idempotency_keys
 
     for clinic in (clinic_a, clinic_b):
         _post(_client(clinic), BODY, "old-key")

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from clinic.demo.checkins import DAYS, demo_checkin_paths, seed_checkins
 from clinic.tenancy.context import tenant_context
+from demo.checkins import DAYS, demo_checkin_paths, seed_checkins
 from patients.models import CareEpisode
 from taper.models import DoseRecord
 from tests.checkins.factories import active_plan

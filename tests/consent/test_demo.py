@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from clinic.demo.consent import seed_consent
 from clinic.tenancy.context import tenant_context
+from demo.consent import seed_consent
 from patients.consent.models import Consent, Disclosure
 from tests.conftest import make_patient
 

@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from clinic.demo.insurance import seed_insurance
 from clinic.tenancy.context import tenant_context
+from demo.insurance import seed_insurance
 from patients.insurance.models import Authorization, Coverage
 from tests.conftest import make_patient
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from clinic.demo.intake import seed_intake
 from clinic.tenancy.context import tenant_context
+from demo.intake import seed_intake
 from patients.intake.models import AssessmentAmendment, IntakeAssessment
 from tests.conftest import make_patient
 from tests.intake.factories import make_clinician

@@ -16,10 +16,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 from clinic.audit.services import audit
-from clinic.jobs.base import enqueue_on_commit
-from clinic.jobs.tasks import refresh_census
 from clinic.tenancy.context import tenant_context
 from patients.models import Patient
+from patients.tasks import refresh_census
 from tests.conftest import make_patient
 from tests.jobs.probe_tasks import echo, raw_clinic_ids
 
@@ -79,15 +78,15 @@ def published():
     after_task_publish.disconnect(record)
 
 
-def test_enqueue_on_commit_sends_after_commit_and_never_on_rollback(celery_worker, published):
+def test_delay_on_commit_sends_after_commit_and_never_on_rollback(celery_worker, published):
     with pytest.raises(RuntimeError), transaction.atomic():
-        enqueue_on_commit(echo, "rolled back")
+        echo.delay_on_commit("rolled back")
         raise RuntimeError("roll back")
     assert published == [], "a rolled-back transaction sent its task"
 
     token = uuid.uuid4().hex
     with transaction.atomic():
-        enqueue_on_commit(echo, token)
+        echo.delay_on_commit(token)
         assert published == [], "sent before the commit: the worker could miss the rows"
     assert len(published) == 1
     assert AsyncResult(published[0]).get(timeout=RESULT_TIMEOUT) == token

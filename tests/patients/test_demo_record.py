@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from clinic.demo.record import seed_record
 from clinic.tenancy.context import tenant_context
+from demo.record import seed_record
 from patients.models import Allergy, CareEpisode, Diagnosis, ExternalIdentifier, SubstanceUse
 from tests.conftest import make_patient
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from clinic.demo import data
-from clinic.demo.services import seed_demo
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
+from demo import data
+from demo.services import seed_demo
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion
 from vitals.checkins.models import CheckInLink
 

@@ -33,7 +33,7 @@ ALLOW_LIST: dict[str, str] = {
     "clinic/tenancy/context.py": "tenant_context itself: the one choke point that enters the scope",
     "clinic/tenancy/maintenance.py": "defines owner_connection, the explicit maintenance bypass",
     "*/management/commands/*.py": "management commands: migrate/flush/verify run as owner, by an operator",
-    "clinic/demo/*": "demo data loader, run only by the seed command",
+    "demo/*": "demo data loader, run only by the seed command",
     "benchmarks/*": "stand-alone benchmark scripts, never imported by the app",
 }
 
@@ -136,7 +136,7 @@ SETTING = "stepdown.clinic_id"
 def test_allow_list_matches_only_what_it_names():
     assert allowed("clinic/tenancy/context.py")
     assert allowed("clinic/audit/management/commands/verify_audit_chain.py")
-    assert allowed("clinic/demo/data.py")
+    assert allowed("demo/data.py")
     assert not allowed("patients/views.py")
     assert not allowed("clinic/tenancy/middleware.py")
     assert not allowed("clinic/tenancy/management/helpers.py")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_vitals_is_idempotent_and_only_for_patients_in_treatment(clinic_a, staff_a, patient_a):
-    from clinic.demo.vitals import seed_vitals
+    from demo.vitals import seed_vitals
     from tests.conftest import make_patient
 
     not_admitted = make_patient(clinic_a, first_name="Nia")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clinic.forms import apply_errors
 from vitals.checkins import rules, services
 from vitals.checkins.forms import CheckInForm
 from vitals.checkins.models import CheckIn, CheckInLink
@@ -55,14 +56,6 @@ def _done(request: HttpRequest, link: CheckInLink, checkin: CheckIn, *, already:
     return _render(request, "checkins/public/done.html", context, status=409 if already else 200)
 
 
-def _apply_errors(form: CheckInForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
-
-
 def _page(request: HttpRequest, link: CheckInLink) -> HttpResponse:
     now = services.clock()
     day = local_day(now, link.clinic)
@@ -78,7 +71,7 @@ def _page(request: HttpRequest, link: CheckInLink) -> HttpResponse:
             except services.AlreadyCheckedIn as duplicate:
                 return _done(request, link, duplicate.checkin, already=True)
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 # Post/redirect/get: the page now shows today's check-in and its guidance; a refresh
                 # does not send the answers again.

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
+from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
@@ -38,14 +38,6 @@ from vitals.checkins.services import (
 )
 
 GET_POST = ["GET", "POST"]
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _link_rows(request: HttpRequest, links: list[CheckInLink], *, with_urls: bool) -> list[dict]:
@@ -145,7 +137,7 @@ def link_create_view(request: HttpRequest, patient_id) -> HttpResponse:
                 actor=request.user, patient=patient, days=form.cleaned_data["days"] or LINK_DEFAULT_DAYS
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(
                 request, "Check-in link created. Copy it below and send it to the patient by text or email."
@@ -180,7 +172,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         try:
             checkin_settings_save(actor=request.user, fields=form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "Check-in settings saved.")
             return redirect(clinic_reverse("checkins:settings"))

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.db import transaction
 
 from clinic.accounts.models import User
-from clinic.demo import data
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.roles import Role
+from demo import data
 from patients.models import Patient
 from patients.services import patient_create
 
@@ -83,15 +83,15 @@ def _member_with(clinic: Clinic, role: Role) -> User | None:
 
 def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
     """Each area's demo, in dependency order, acted by the member whose job it is. Each is idempotent."""
-    from clinic.demo.admissions import seed_admissions
-    from clinic.demo.alerts import seed_alerts
-    from clinic.demo.checkins import seed_checkins
-    from clinic.demo.consent import seed_consent
-    from clinic.demo.insurance import seed_insurance
-    from clinic.demo.intake import seed_intake
-    from clinic.demo.record import seed_record
-    from clinic.demo.taper import seed_taper
-    from clinic.demo.vitals import seed_vitals
+    from demo.admissions import seed_admissions
+    from demo.alerts import seed_alerts
+    from demo.checkins import seed_checkins
+    from demo.consent import seed_consent
+    from demo.insurance import seed_insurance
+    from demo.intake import seed_intake
+    from demo.record import seed_record
+    from demo.taper import seed_taper
+    from demo.vitals import seed_vitals
 
     with tenant_context(clinic):
         patients = list(Patient.objects.order_by("mrn"))

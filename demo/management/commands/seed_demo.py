@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clinic.demo.data import DEMO_PASSWORD
-from clinic.demo.services import DemoRefused, seed_demo
+from demo.data import DEMO_PASSWORD
+from demo.services import DemoRefused, seed_demo
 
 
 class Command(BaseCommand):
@@ -30,9 +30,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {email:<{width}}  {role:<22}  {clinic}")
         self.stdout.write(f"  Password for every demo login: {DEMO_PASSWORD}")
         # A patient's daily check-in page per clinic: no login, the personal link is the key.
-        from clinic.demo import data
-        from clinic.demo.checkins import demo_checkin_paths
         from clinic.tenancy.models import Clinic
+        from demo import data
+        from demo.checkins import demo_checkin_paths
 
         for clinic in Clinic.objects.filter(slug__in=[spec.slug for spec in data.CLINICS]).order_by("name"):
             for first_name, path in demo_checkin_paths(clinic)[:1]:

@@ -21,7 +21,9 @@ def admin_client(client, staff_a):
 
 
 def test_create_shows_token_once_then_revoke(admin_client, clinic_a, patient_a):
-    created = admin_client.post(staff_url(clinic_a, "api-clients"), {"name": "EHR sync", "roles": ["nurse"]})
+    created = admin_client.post(
+        staff_url(clinic_a, "api-clients:list"), {"name": "EHR sync", "roles": ["nurse"]}
+    )
     assert created.status_code == 200
     token = created.context["new_token"]
     assert token.startswith("sdk_") and token.encode() in created.content
@@ -29,14 +31,14 @@ def test_create_shows_token_once_then_revoke(admin_client, clinic_a, patient_a):
     client_row = ApiClient.objects.get(clinic=clinic_a)
     assert client_row.token_hash != token and token not in client_row.token_prefix + client_row.token_hash
 
-    listing = admin_client.get(staff_url(clinic_a, "api-clients"))
+    listing = admin_client.get(staff_url(clinic_a, "api-clients:list"))
     assert b"EHR sync" in listing.content and token.encode() not in listing.content  # never shown again
 
     api = Client()  # no session: the token alone authenticates
     ok = api.get(PATIENTS_API, headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200, ok.content
 
-    revoked = admin_client.post(staff_url(clinic_a, "api-client-revoke", client_id=client_row.pk))
+    revoked = admin_client.post(staff_url(clinic_a, "api-clients:revoke", client_id=client_row.pk))
     assert revoked.status_code == 302
     client_row.refresh_from_db()
     assert client_row.revoked_at is not None
@@ -51,7 +53,7 @@ def test_create_shows_token_once_then_revoke(admin_client, clinic_a, patient_a):
 
 
 def test_bad_create_is_form_error(admin_client, clinic_a):
-    response = admin_client.post(staff_url(clinic_a, "api-clients"), {"name": "", "roles": []})
+    response = admin_client.post(staff_url(clinic_a, "api-clients:list"), {"name": "", "roles": []})
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"name", "roles"}
     assert response.context["new_token"] is None
@@ -64,7 +66,7 @@ def test_cannot_revoke_other_clinics_client(admin_client, clinic_a, clinic_b):
 
     with tenant_context(clinic_b):
         other, _ = api_client_create(actor=None, name="Birch EHR", roles=["nurse"])
-    response = admin_client.post(staff_url(clinic_a, "api-client-revoke", client_id=other.pk))
+    response = admin_client.post(staff_url(clinic_a, "api-clients:revoke", client_id=other.pk))
     assert response.status_code == 404
     other.refresh_from_db()
     assert other.revoked_at is None
