@@ -10,6 +10,7 @@ from rest_framework import authentication, exceptions
 
 from api.models import ApiClient
 from api.services import TOKEN_PREFIX, hash_token
+from clinic.actors import Actor, ActorKind
 from clinic.tenancy.models import Clinic
 from clinic.tenancy.roles import Perm
 
@@ -29,9 +30,9 @@ class ApiPrincipal:
     def __post_init__(self) -> None:
         self.clinic = self.client.clinic
 
-    @property
-    def audit_label(self) -> str:
-        return f"api:{self.client.name} ({self.client.token_prefix}…)"
+    def as_actor(self) -> Actor:
+        label = f"api:{self.client.name} ({self.client.token_prefix}…)"
+        return Actor(kind=ActorKind.API_CLIENT, label=label, roles=tuple(self.client.roles))
 
     def allows(self, perm: Perm) -> bool:
         return self.client.allows(perm)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiClient
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -40,7 +41,7 @@ def api_client_create(*, actor, name: str, roles: Sequence[str]) -> tuple[ApiCli
         roles=sorted(set(roles)),
         token_prefix=token[: len(TOKEN_PREFIX) + 6],
         token_hash=hash_token(token),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=as_actor(actor).user,
     )
     audit(actor=actor, action=AuditEvent.Action.ADMIN, obj=client, detail={"event": "api_client_created"})
     return client, token

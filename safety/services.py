@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,6 +34,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit, audit_many
 from clinic.tenancy.context import require_clinic, tenant_context
@@ -64,11 +64,11 @@ class IllegalTransition(ValidationError):
 
 
 def _user_or_none(actor: Any):
-    return actor if isinstance(actor, get_user_model()) and actor.pk else None
+    return as_actor(actor).user
 
 
 def _actor_label(actor: Any) -> str:
-    return (getattr(actor, "audit_label", "") or getattr(actor, "email", "") or "")[:254]
+    return as_actor(actor).label[:254]
 
 
 def _person(user) -> str:

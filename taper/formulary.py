@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from taper.catalogue import Catalogue, FormKind, Formulation, Split, Status, load_catalogue, with_formulations
@@ -134,7 +135,7 @@ def formulary_add(
         split="" if liquid else split,
         mg_per_ml=mg_per_ml if liquid else None,
         note=note.strip()[:300],
-        added_by=actor if getattr(actor, "pk", None) else None,
+        added_by=as_actor(actor).user,
     )
     audit(
         actor=actor,

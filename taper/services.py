@@ -20,15 +20,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
-from clinic.tenancy.models import Membership
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from taper import alternatives
@@ -133,12 +132,7 @@ class PlanInput:
 # --- who may do what ----------------------------------------------------------------------------------------
 def actor_allows(actor: Any, perm: Perm) -> bool:
     """The role table applied to a staff user (their membership here) or an API client (its token's roles)."""
-    if hasattr(actor, "client"):  # api.authentication.ApiPrincipal
-        return actor.allows(perm)
-    if _user(actor) is None:
-        return False
-    membership = Membership.objects.of(actor).filter(clinic=require_clinic()).first()
-    return membership is not None and membership.allows(perm)
+    return as_actor(actor).allows(perm)
 
 
 def _require_psychiatrist(actor: Any, what: str) -> None:
@@ -602,7 +596,7 @@ def _save_version(
 
 def _user(actor: Any):
     """The staff user behind `actor`, or None for an API client or a patient's check-in link."""
-    return actor if isinstance(actor, get_user_model()) and actor.pk else None
+    return as_actor(actor).user
 
 
 def _reason(reason: str, what: str) -> str:

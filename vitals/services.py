@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -73,7 +73,7 @@ def _check_source(errors: dict[str, list[str]], source: Any) -> None:
 
 def _user(actor: Any) -> Any:
     """The staff user behind a write, or None (an API client, a job, the demo loader)."""
-    return actor if isinstance(actor, get_user_model()) else None
+    return as_actor(actor).user
 
 
 def _plain(value: Any) -> Any:

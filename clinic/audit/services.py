@@ -12,6 +12,7 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.chain import GENESIS, chain_key, link_hash
 from clinic.audit.models import AuditChainHead, AuditEvent
 from clinic.middleware import client_ip, current_request_meta
@@ -20,15 +21,10 @@ from clinic.tenancy.context import current_clinic, require_clinic
 Action = AuditEvent.Action
 
 
-def _actor_fields(actor: Any) -> tuple[int | None, str]:
-    """A staff user, an API client (has `audit_label`), or nobody (a job, a failed login)."""
-    if actor is None:
-        return None, ""
-    if hasattr(actor, "audit_label"):
-        return getattr(actor, "audit_user_id", None), actor.audit_label
-    if getattr(actor, "is_authenticated", False):
-        return actor.pk, actor.email
-    return None, ""
+def _actor_fields(actor: ActorLike) -> tuple[int | None, str]:
+    """A staff user, an API client, a check-in link, or nobody (a job, a failed login)."""
+    who = as_actor(actor)
+    return who.user_id, who.label
 
 
 def _lock_head(key: str) -> AuditChainHead:
@@ -132,7 +128,7 @@ def _append_many(*, clinic_id: int, rows: list[dict[str, Any]]) -> list[AuditEve
 
 
 def _event_fields(
-    *, actor: Any, action: str, obj, patient, object_type: str, object_id: str, detail, request
+    *, actor: ActorLike, action: str, obj, patient, object_type: str, object_id: str, detail, request
 ) -> dict[str, Any]:
     actor_id, actor_label = _actor_fields(actor)
     if obj is not None:
@@ -151,7 +147,7 @@ def _event_fields(
     }
 
 
-def audit_many(*, actor: Any, action: str, items: list[dict[str, Any]]) -> list[AuditEvent]:
+def audit_many(*, actor: ActorLike, action: str, items: list[dict[str, Any]]) -> list[AuditEvent]:
     """`audit` for many objects at once: each item has `obj` or object_type/object_id, `patient`, `detail`.
     Same chain, same fields, one head lock and one INSERT."""
     if not items:
@@ -175,7 +171,7 @@ def audit_many(*, actor: Any, action: str, items: list[dict[str, Any]]) -> list[
 
 def audit(
     *,
-    actor: Any,
+    actor: ActorLike,
     action: str,
     obj: models.Model | None = None,
     patient: Any = None,
@@ -200,7 +196,7 @@ def audit(
 
 
 def audit_platform_event(
-    *, action: str, actor: Any, request: HttpRequest | None = None, detail: dict[str, Any] | None = None
+    *, action: str, actor: ActorLike, request: HttpRequest | None = None, detail: dict[str, Any] | None = None
 ) -> AuditEvent:
     """Sign-ins and other events outside any clinic; inside a clinic they join that clinic's chain."""
     clinic = current_clinic()

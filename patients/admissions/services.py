@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
@@ -181,7 +182,7 @@ def _record_change(*, actor: Any, inquiry: Inquiry, from_stage: str, note: str =
         inquiry=inquiry,
         from_stage=from_stage,
         to_stage=inquiry.stage,
-        changed_by=actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "email") else None,
+        changed_by=as_actor(actor).user,
         changed_at=inquiry.stage_entered_at,
         note=note.strip()[:500],
     )

@@ -13,12 +13,12 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
@@ -46,11 +46,11 @@ def _as_day(at: datetime.date | datetime.datetime | None) -> datetime.date:
 
 
 def _user_or_none(actor: Any):
-    return actor if isinstance(actor, get_user_model()) and actor.pk else None
+    return as_actor(actor).user
 
 
 def _actor_label(actor: Any) -> str:
-    return getattr(actor, "audit_label", "") or getattr(actor, "email", "") or ""
+    return as_actor(actor).label
 
 
 def _strip(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -307,9 +308,7 @@ def verification_update(
 
 def _user(actor: Any):
     """The staff user behind an actor (an API client acts for nobody in particular)."""
-    if getattr(actor, "is_authenticated", False) and not hasattr(actor, "audit_label"):
-        return actor
-    return None
+    return as_actor(actor).user
 
 
 # --- electronic eligibility ---------------------------------------------------------------------------------

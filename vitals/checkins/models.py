@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from clinic.actors import Actor, ActorKind
 from clinic.tenancy.models import TenantModel
 from patients.models import Patient
 from patients.validators import phone_validator
@@ -74,12 +75,9 @@ class CheckInLink(TenantModel):
     def short_id(self) -> str:
         return self.pk.hex[:8]
 
-    # The audit trail's actor when the patient uses the link (clinic.audit.services reads these two).
-    @property
-    def audit_label(self) -> str:
-        return f"patient check-in link {self.short_id}"
-
-    audit_user_id = None
+    def as_actor(self) -> Actor:
+        """Who acts when the patient uses the link: the link itself, with no staff roles."""
+        return Actor(kind=ActorKind.PATIENT_LINK, label=f"patient check-in link {self.short_id}", roles=())
 
     def status_at(self, when=None) -> str:
         when = when or timezone.now()

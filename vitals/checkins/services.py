@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinic.actors import as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -63,7 +64,7 @@ def checkin_link_create(*, actor: Any, patient: Patient, days: int = LINK_DEFAUL
         raise ValidationError(
             {"__all__": "This patient has been discharged: daily check-ins are for patients in the program."}
         )
-    user = actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
+    user = as_actor(actor).user
     link = CheckInLink.objects.create(
         clinic=require_clinic(),
         patient=patient,
@@ -86,7 +87,7 @@ def checkin_link_revoke(*, actor: Any, link: CheckInLink, reason: str = "") -> C
     link = CheckInLink.objects.select_for_update().get(pk=link.pk)
     if link.revoked_at is None:
         link.revoked_at = clock()
-        link.revoked_by = actor if getattr(actor, "is_authenticated", False) else None
+        link.revoked_by = as_actor(actor).user
         link.revoke_reason = (reason or "").strip()[:300]
         link.save(update_fields=["revoked_at", "revoked_by", "revoke_reason", "updated_at"])
         audit(
