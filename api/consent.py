@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.base import ClinicViewSet
+from api.lookups import resolve_in_clinic
 from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from patients.consent import rules
@@ -28,16 +29,6 @@ from patients.consent.services import (
     recipient_create,
 )
 from patients.models import Patient
-
-
-def _resolve(model, pk, field: str):
-    """An id from the request body, looked up in this clinic only (another clinic's id is simply unknown)."""
-    found = model.objects.filter(pk=pk).first()
-    if found is None:
-        raise serializers.ValidationError(
-            {field: f"No {model._meta.verbose_name} with id {pk} in this clinic."}
-        )
-    return found
 
 
 class RecipientSerializer(serializers.ModelSerializer):
@@ -102,8 +93,10 @@ class ConsentSerializer(serializers.ModelSerializer):
         return [str(link.recipient_id) for link in obj.recipient_links.all()]
 
     def create(self, validated_data):
-        patient = _resolve(Patient, validated_data.pop("patient_id"), "patient")
-        recipients = [_resolve(Recipient, pk, "recipients") for pk in validated_data.pop("recipients", [])]
+        patient = resolve_in_clinic(Patient, validated_data.pop("patient_id"), "patient")
+        recipients = [
+            resolve_in_clinic(Recipient, pk, "recipients") for pk in validated_data.pop("recipients", [])
+        ]
         return consent_create(
             actor=self.context["request"].user, patient=patient, fields=validated_data, recipients=recipients
         )

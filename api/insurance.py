@@ -14,18 +14,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.base import ClinicViewSet
+from api.lookups import resolve_in_clinic
 from clinic.tenancy.roles import Perm
 from patients.eligibility.x12 import spec_data as x12_spec
 from patients.insurance import selectors, services
 from patients.insurance.models import Authorization, BenefitVerification, Coverage, EligibilityCheck
 from patients.models import Patient
-
-
-def _resolve(model, pk, field: str):
-    obj = model.objects.filter(pk=pk).first()
-    if obj is None:
-        raise serializers.ValidationError({field: "No such record in this clinic."})
-    return obj
 
 
 class _ParentIsFixed:
@@ -52,7 +46,7 @@ class CoverageSerializer(_ParentIsFixed, serializers.ModelSerializer):
         validators: list = []  # the service reports the one-active-priority rule on the priority field
 
     def create(self, validated_data):
-        patient = _resolve(Patient, validated_data.pop("patient_id"), "patient")
+        patient = resolve_in_clinic(Patient, validated_data.pop("patient_id"), "patient")
         return services.coverage_create(
             actor=self.context["request"].user, patient=patient, fields=validated_data
         )
@@ -126,7 +120,7 @@ class VerificationSerializer(_ParentIsFixed, serializers.ModelSerializer):
         read_only_fields = ("id", "created_at", "updated_at")
 
     def create(self, validated_data):
-        coverage = _resolve(Coverage, validated_data.pop("coverage_id"), "coverage")
+        coverage = resolve_in_clinic(Coverage, validated_data.pop("coverage_id"), "coverage")
         return services.verification_record(
             actor=self.context["request"].user, coverage=coverage, fields=validated_data
         )
@@ -214,7 +208,7 @@ class AuthorizationSerializer(_ParentIsFixed, serializers.ModelSerializer):
         return list(self._balance(obj).warnings)
 
     def create(self, validated_data):
-        coverage = _resolve(Coverage, validated_data.pop("coverage_id"), "coverage")
+        coverage = resolve_in_clinic(Coverage, validated_data.pop("coverage_id"), "coverage")
         return services.authorization_create(
             actor=self.context["request"].user, coverage=coverage, fields=validated_data
         )
@@ -328,7 +322,7 @@ class EligibilityCheckViewSet(
         """Build and send a 270 for a coverage. The answer arrives later (poll the check)."""
         data = EligibilityStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        coverage = _resolve(Coverage, data.validated_data["coverage"], "coverage")
+        coverage = resolve_in_clinic(Coverage, data.validated_data["coverage"], "coverage")
         try:
             check = services.eligibility_check_start(
                 actor=request.user, coverage=coverage, service_types=data.validated_data.get("service_types")

@@ -23,6 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.base import ClinicViewSet
+from api.lookups import resolve_in_clinic
 from api.pagination import StableCursorPagination
 from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
@@ -81,16 +82,6 @@ def _allowed_from(plan: TaperPlan) -> list[str]:
     if plan.status == S.ACTIVE:
         return ["resume", "close"] if plan.held_since else ["hold", "slow", "close"]
     return []
-
-
-def _resolve(model, pk, field: str):
-    """An id from the body, looked up in this clinic only (another clinic's id is simply unknown)."""
-    found = model.objects.filter(pk=pk).first()
-    if found is None:
-        raise serializers.ValidationError(
-            {field: f"No {model._meta.verbose_name} with id {pk} in this clinic."}
-        )
-    return found
 
 
 # --- shapes of the JSON stored on versions and steps --------------------------------------------------------
@@ -479,7 +470,7 @@ class TaperPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _TaperV
         body = TaperPlanCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        patient = _resolve(Patient, data.pop("patient"), "patient")
+        patient = resolve_in_clinic(Patient, data.pop("patient"), "patient")
         reason = data.pop("reason")
         if not data.get("table"):
             data["table"] = services.taper_settings().default_table
@@ -713,7 +704,7 @@ class DoseRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Taper
         body = DoseRecordCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        plan = _resolve(TaperPlan, data["plan"], "plan")
+        plan = resolve_in_clinic(TaperPlan, data["plan"], "plan")
         existed = DoseRecord.objects.filter(plan=plan, day=data["day"]).exists()
         record = services.dose_record(
             actor=request.user,

@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, status
 
 from api.base import ClinicViewSet
+from api.lookups import resolve_in_clinic
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from vitals import services
@@ -29,13 +30,6 @@ class UnusualValuesNeedConfirmation(serializers.ValidationError):
 
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "unusual_values"
-
-
-def _resolve_patient(pk) -> Patient:
-    patient = Patient.objects.filter(pk=pk).first()
-    if patient is None:
-        raise serializers.ValidationError({"patient": f"No patient with id {pk} in this clinic."})
-    return patient
 
 
 _VALUES_SCHEMA = {
@@ -136,7 +130,7 @@ class VitalReadingSerializer(serializers.ModelSerializer):
         )
 
     def create(self, validated_data):
-        patient = _resolve_patient(validated_data.pop("patient_id"))
+        patient = resolve_in_clinic(Patient, validated_data.pop("patient_id"), "patient")
         try:
             return services.vitals_record(
                 actor=self.context["request"].user,
@@ -211,7 +205,7 @@ class InstrumentResultSerializer(serializers.ModelSerializer):
         return obj.flag_details
 
     def create(self, validated_data):
-        patient = _resolve_patient(validated_data.pop("patient_id"))
+        patient = resolve_in_clinic(Patient, validated_data.pop("patient_id"), "patient")
         return services.instrument_result_record(
             actor=self.context["request"].user,
             patient=patient,

@@ -7,7 +7,6 @@ is delivered again. Tasks take ids (JSON), are enqueued after commit, and do ten
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,10 +32,17 @@ class StepdownTask(DjangoTask):
     def delay_on_commit(self, *args, **kwargs) -> None:
         """`delay` once the transaction commits. robust: a broker outage must not fail a request whose data
         is already committed; each job that matters has a beat sweep or retry that finds the work again."""
-        transaction.on_commit(functools.partial(self.delay, *args, **kwargs), robust=True)
+        # A function, not functools.partial: Django logs a failed robust hook by its __qualname__.
+        def send() -> None:
+            self.delay(*args, **kwargs)
+
+        transaction.on_commit(send, robust=True)
 
     def apply_async_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(functools.partial(self.apply_async, *args, **kwargs), robust=True)
+        def send() -> None:
+            self.apply_async(*args, **kwargs)
+
+        transaction.on_commit(send, robust=True)
 
 
 @contextmanager
