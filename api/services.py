@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiClient
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -25,7 +25,7 @@ def hash_token(token: str) -> str:
 
 
 @transaction.atomic
-def api_client_create(*, actor, name: str, roles: Sequence[str]) -> tuple[ApiClient, str]:
+def api_client_create(*, actor: ActorLike, name: str, roles: Sequence[str]) -> tuple[ApiClient, str]:
     """Create a client in the current clinic. Returns it and the token: shown once, never stored."""
     clinic = require_clinic()
     name = name.strip()
@@ -48,7 +48,7 @@ def api_client_create(*, actor, name: str, roles: Sequence[str]) -> tuple[ApiCli
 
 
 @transaction.atomic
-def api_client_revoke(*, actor, client: ApiClient) -> ApiClient:
+def api_client_revoke(*, actor: ActorLike, client: ApiClient) -> ApiClient:
     if client.clinic_id != require_clinic().pk:
         raise PermissionError("Not this clinic's client")
     if client.revoked_at is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.models import Clinic
 from patients.admissions import stages
@@ -69,7 +70,7 @@ def _requirements(stage: stages.Stage, rng: random.Random) -> dict[str, Any]:
 
 
 def _walk(
-    *, actor: Any, inquiry: Inquiry, target: str, patient: Patient | None, rng: random.Random
+    *, actor: ActorLike, inquiry: Inquiry, target: str, patient: Patient | None, rng: random.Random
 ) -> Inquiry:
     if target in (stages.Stage.REFERRED_OUT, stages.Stage.DECLINED):
         reason = "higher_level" if target == stages.Stage.REFERRED_OUT else "cost"
@@ -93,7 +94,9 @@ def _backdate(inquiry: Inquiry, rng: random.Random) -> None:
         when -= dt.timedelta(days=rng.randrange(1, 4), hours=rng.randrange(0, 8))
 
 
-def seed_admissions(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_admissions(
+    *, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random
+) -> int:
     """Add the demo pipeline; returns how many inquiries were created."""
     with tenant_context(clinic):
         if Inquiry.objects.exists():

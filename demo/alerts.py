@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.roles import Role
@@ -107,7 +108,7 @@ def _nurse(clinic: Clinic):
     return found.user if found else None
 
 
-def seed_alerts(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_alerts(*, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random) -> int:
     """Returns how many alerts were created."""
     with tenant_context(clinic):
         if not SafetySettings.objects.exists():

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.models import CareEpisode, Patient
@@ -58,7 +59,9 @@ def _answers(rng: random.Random, *, worse: float, plan) -> dict[str, Any]:
     }
 
 
-def seed_checkins(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_checkins(
+    *, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random
+) -> int:
     """Returns how many rows (links and check-ins) were created."""
     zone = zoneinfo.ZoneInfo(clinic.timezone)
     with tenant_context(clinic):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
-from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.consent import services
@@ -51,7 +51,7 @@ RECIPIENTS = (
 )
 
 
-def seed_consent(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_consent(*, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random) -> int:
     """Returns how many consents were created."""
     with tenant_context(clinic):
         if Recipient.objects.exists():

@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
-from typing import Any
 
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.insurance import services
@@ -27,7 +27,9 @@ PAYERS = (
 DEMO_NPI = "1234567893"  # the CMS documentation example NPI (valid check digit, belongs to no one)
 
 
-def seed_insurance(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_insurance(
+    *, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random
+) -> int:
     """Add coverages for most patients; returns how many coverages were created."""
     with tenant_context(clinic):
         if Coverage.objects.exists():

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.roles import Role
@@ -119,7 +120,7 @@ def _active(patient, drug, psychiatrist, *, start: dt.date, reason: str) -> Tape
     return services.plan_activate(actor=psychiatrist, plan=plan)
 
 
-def seed_taper(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_taper(*, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random) -> int:
     """`actor` is the clinic's demo psychiatrist. Returns how many rows (plans and dose records) were made."""
     if actor is None:
         return 0

@@ -10,10 +10,10 @@ import datetime as dt
 import random
 import zoneinfo
 from collections.abc import Sequence
-from typing import Any
 
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.models import CareEpisode, Patient
@@ -39,7 +39,7 @@ def _answers(rng: random.Random, items: int, level: float, top: int, zero: tuple
     return answers
 
 
-def seed_vitals(*, clinic: Clinic, actor: Any, patients: Sequence[Patient], rng: random.Random) -> int:
+def seed_vitals(*, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random) -> int:
     """Readings every two or three days and weekly scores; returns how many rows were created."""
     with tenant_context(clinic):
         if VitalReading.objects.exists():

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -120,7 +121,7 @@ def _save_or_duplicate_mrn(patient: Patient) -> None:
 
 
 @transaction.atomic
-def patient_create(*, actor: Any, fields: Mapping[str, Any]) -> Patient:
+def patient_create(*, actor: ActorLike, fields: Mapping[str, Any]) -> Patient:
     values = _clean_values(fields)
     if not values.get("mrn"):
         values["mrn"] = _next_mrn()
@@ -133,7 +134,7 @@ def patient_create(*, actor: Any, fields: Mapping[str, Any]) -> Patient:
 
 
 @transaction.atomic
-def patient_update(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> Patient:
+def patient_update(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> Patient:
     values = _clean_values(fields)
     changed = sorted(name for name, value in values.items() if getattr(patient, name) != value)
     if not changed:
@@ -151,7 +152,7 @@ def patient_update(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -
 
 @transaction.atomic
 def care_episode_start(
-    *, actor: Any, patient: Patient, level: str, started_on, reason: str = ""
+    *, actor: ActorLike, patient: Patient, level: str, started_on, reason: str = ""
 ) -> CareEpisode:
     """Admit to, or step to, a level of care: closes the open episode (if any) on the same day."""
     if level not in LEVELS_BY_CODE:
@@ -189,7 +190,7 @@ def care_episode_start(
 
 
 @transaction.atomic
-def care_episode_end(*, actor: Any, patient: Patient, ended_on, reason: str) -> CareEpisode | None:
+def care_episode_end(*, actor: ActorLike, patient: Patient, ended_on, reason: str) -> CareEpisode | None:
     """Discharge: close the open episode without opening another."""
     current = CareEpisode.objects.select_for_update().filter(patient=patient, ended_on__isnull=True).first()
     if current is None:
@@ -330,7 +331,7 @@ def _save_entry(entry: RecordEntry) -> None:
         raise
 
 
-def _demote_other_primary(*, actor: Any, entry: RecordEntry) -> None:
+def _demote_other_primary(*, actor: ActorLike, entry: RecordEntry) -> None:
     """One active primary diagnosis per patient: marking a new one primary demotes the old one."""
     if not (isinstance(entry, Diagnosis) and entry.is_primary and entry.status == Diagnosis.Status.ACTIVE):
         return
@@ -355,7 +356,7 @@ SOURCED_MODELS = (SubstanceUse, ReportedMedication)
 @transaction.atomic
 def record_entry_add(
     *,
-    actor: Any,
+    actor: ActorLike,
     patient: Patient,
     model: type[RecordEntry],
     fields: Mapping[str, Any],
@@ -385,7 +386,7 @@ def record_entry_add(
 
 
 @transaction.atomic
-def record_entry_update(*, actor: Any, entry: RecordEntry, fields: Mapping[str, Any]):
+def record_entry_update(*, actor: ActorLike, entry: RecordEntry, fields: Mapping[str, Any]):
     """Change a record entry; audited with the names of the changed fields, never their values."""
     model = type(entry)
     values = _entry_values(model, fields)
@@ -410,7 +411,7 @@ def record_entry_update(*, actor: Any, entry: RecordEntry, fields: Mapping[str, 
 
 
 @transaction.atomic
-def record_entry_close(*, actor: Any, entry: RecordEntry):
+def record_entry_close(*, actor: ActorLike, entry: RecordEntry):
     """Mark a contact or identifier inactive, an allergy inactive, a diagnosis resolved (today), a
     medication stopped. The row stays in the record; history is never deleted."""
     closing = _closing_values(type(entry))
@@ -420,30 +421,30 @@ def record_entry_close(*, actor: Any, entry: RecordEntry):
 
 
 # Named entry points, one per kind of entry, for callers that know what they are writing.
-def contact_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> PatientContact:
+def contact_add(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> PatientContact:
     return record_entry_add(actor=actor, patient=patient, model=PatientContact, fields=fields)
 
 
-def identifier_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> ExternalIdentifier:
+def identifier_add(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> ExternalIdentifier:
     return record_entry_add(actor=actor, patient=patient, model=ExternalIdentifier, fields=fields)
 
 
-def allergy_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> Allergy:
+def allergy_add(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> Allergy:
     return record_entry_add(actor=actor, patient=patient, model=Allergy, fields=fields)
 
 
-def diagnosis_add(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> Diagnosis:
+def diagnosis_add(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> Diagnosis:
     return record_entry_add(actor=actor, patient=patient, model=Diagnosis, fields=fields)
 
 
 def substance_use_add(
-    *, actor: Any, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
+    *, actor: ActorLike, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
 ) -> SubstanceUse:
     return record_entry_add(actor=actor, patient=patient, model=SubstanceUse, fields=fields, source=source)
 
 
 def medication_add(
-    *, actor: Any, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
+    *, actor: ActorLike, patient: Patient, fields: Mapping[str, Any], source: str = RecordSource.STAFF
 ) -> ReportedMedication:
     return record_entry_add(
         actor=actor, patient=patient, model=ReportedMedication, fields=fields, source=source

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import transaction
 
+from clinic.actors import ActorLike
 from clinic.pdf import render_pdf
 from taper import dates
 from taper import patient_wording as wording
@@ -401,7 +402,7 @@ def render_summary(plan: TaperPlan, **kwargs: Any) -> bytes:
 @transaction.atomic
 def summary_send(
     *,
-    actor: Any,
+    actor: ActorLike,
     plan: TaperPlan,
     recipient,
     purpose: str,

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from taper.catalogue import Catalogue, FormKind, Formulation, Split, Status, load_catalogue, with_formulations
@@ -76,7 +76,7 @@ def formulary_rows() -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def formulary_set_stocked(*, actor: Any, formulation_id: str, stocked: bool) -> None:
+def formulary_set_stocked(*, actor: ActorLike, formulation_id: str, stocked: bool) -> None:
     catalogue, _ = clinic_catalogue()
     try:
         catalogue.formulation(formulation_id)
@@ -101,7 +101,7 @@ def formulary_set_stocked(*, actor: Any, formulation_id: str, stocked: bool) -> 
 @transaction.atomic
 def formulary_add(
     *,
-    actor: Any,
+    actor: ActorLike,
     drug: str,
     kind: str,
     strength_mg: Decimal | None = None,

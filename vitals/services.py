@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -71,7 +71,7 @@ def _check_source(errors: dict[str, list[str]], source: Any) -> None:
         errors.setdefault("source", []).append(f"Source must be one of {', '.join(Source.values)}.")
 
 
-def _user(actor: Any) -> Any:
+def _user(actor: ActorLike) -> Any:
     """The staff user behind a write, or None (an API client, a job, the demo loader)."""
     return as_actor(actor).user
 
@@ -101,7 +101,7 @@ def _present(values: Any, errors: dict[str, list[str]]) -> dict[str, Any]:
 @transaction.atomic
 def vitals_record(
     *,
-    actor: Any,
+    actor: ActorLike,
     patient: Patient,
     taken_at: dt.datetime,
     values: Mapping[str, Any],
@@ -220,7 +220,7 @@ def vitals_record(
 @transaction.atomic
 def instrument_result_record(
     *,
-    actor: Any,
+    actor: ActorLike,
     patient: Patient,
     instrument: str,
     answers: Mapping[str, int],
@@ -302,7 +302,7 @@ def instrument_result_record(
 
 
 @transaction.atomic
-def clinic_instrument_load(*, actor: Any, definition: Mapping[str, Any]) -> ClinicInstrument:
+def clinic_instrument_load(*, actor: ActorLike, definition: Mapping[str, Any]) -> ClinicInstrument:
     """Load (or replace) a licensed instrument definition for the current clinic. It must pass the same
     loader as the built-ins (vitals.scoring.load_definition), so every item text and label is filled."""
     try:
@@ -361,7 +361,7 @@ def _clean_overrides(overrides: Any) -> tuple[dict[str, Any], dict[str, list[str
 
 
 @transaction.atomic
-def vital_thresholds_save(*, actor: Any, overrides: Mapping[str, Any]) -> VitalThresholdSettings:
+def vital_thresholds_save(*, actor: ActorLike, overrides: Mapping[str, Any]) -> VitalThresholdSettings:
     """Replace the clinic's overrides. Tighten-only: a value that would loosen a reference threshold (or
     widen a usual range) is refused with the reason, keyed "checks.<id>" or "usual.<vital>"; nothing saves."""
     clean, errors = _clean_overrides(overrides)

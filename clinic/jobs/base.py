@@ -32,6 +32,7 @@ class StepdownTask(DjangoTask):
     def delay_on_commit(self, *args, **kwargs) -> None:
         """`delay` once the transaction commits. robust: a broker outage must not fail a request whose data
         is already committed; each job that matters has a beat sweep or retry that finds the work again."""
+
         # A function, not functools.partial: Django logs a failed robust hook by its __qualname__.
         def send() -> None:
             self.delay(*args, **kwargs)

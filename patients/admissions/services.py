@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
@@ -177,7 +177,9 @@ def _replace_benzodiazepines(inquiry: Inquiry, rows: list[tuple[str, Decimal]]) 
     )
 
 
-def _record_change(*, actor: Any, inquiry: Inquiry, from_stage: str, note: str = "") -> InquiryStageChange:
+def _record_change(
+    *, actor: ActorLike, inquiry: Inquiry, from_stage: str, note: str = ""
+) -> InquiryStageChange:
     change = InquiryStageChange(
         inquiry=inquiry,
         from_stage=from_stage,
@@ -193,7 +195,7 @@ def _record_change(*, actor: Any, inquiry: Inquiry, from_stage: str, note: str =
 # --- services -----------------------------------------------------------------------------------------------
 @transaction.atomic
 def inquiry_create(
-    *, actor: Any, fields: Mapping[str, Any], benzodiazepines: Iterable[Mapping[str, Any]] = ()
+    *, actor: ActorLike, fields: Mapping[str, Any], benzodiazepines: Iterable[Mapping[str, Any]] = ()
 ) -> Inquiry:
     values = _clean_fields(fields)
     rows = clean_benzodiazepines(benzodiazepines)
@@ -219,7 +221,7 @@ CLOSED_EDIT_REFUSED = "This inquiry is closed; its record is kept as it was."
 @transaction.atomic
 def inquiry_update(
     *,
-    actor: Any,
+    actor: ActorLike,
     inquiry: Inquiry,
     fields: Mapping[str, Any],
     benzodiazepines: Iterable[Mapping[str, Any]] | None = None,
@@ -298,7 +300,7 @@ def _clean_requirements(given: Mapping[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def inquiry_advance(
-    *, actor: Any, inquiry: Inquiry, to_stage: str, note: str = "", **requirements: Any
+    *, actor: ActorLike, inquiry: Inquiry, to_stage: str, note: str = "", **requirements: Any
 ) -> Inquiry:
     """Move the inquiry one step (or close it), with what that step requires. One history row, one audit
     event; admitting also opens the patient's first care episode, all or nothing."""
@@ -343,7 +345,9 @@ def inquiry_advance(
     return inquiry
 
 
-def inquiry_close(*, actor: Any, inquiry: Inquiry, to_stage: str, reason: str, note: str = "") -> Inquiry:
+def inquiry_close(
+    *, actor: ActorLike, inquiry: Inquiry, to_stage: str, reason: str, note: str = ""
+) -> Inquiry:
     """Refer out or decline, with the reason (and a note, required when the reason is "other")."""
     if to_stage not in stages.CLOSING_STAGES:
         raise ValidationError({"to_stage": "Close an inquiry as referred out or declined."})
@@ -360,7 +364,9 @@ def _require_convertible(inquiry: Inquiry) -> None:
 
 
 @transaction.atomic
-def inquiry_convert_to_patient(*, actor: Any, inquiry: Inquiry, confirm_duplicate: bool = False) -> Patient:
+def inquiry_convert_to_patient(
+    *, actor: ActorLike, inquiry: Inquiry, confirm_duplicate: bool = False
+) -> Patient:
     """Create the patient from what the inquiry already holds (nothing typed twice) and link it.
 
     Refuses with `PossibleDuplicate` when a patient has the same name and date of birth, unless the
@@ -446,7 +452,7 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _carry_reports_over(*, actor: Any, inquiry: Inquiry, patient: Patient) -> None:
+def _carry_reports_over(*, actor: ActorLike, inquiry: Inquiry, patient: Patient) -> None:
     reported_on = _reported_on(inquiry)
     note = _provenance(inquiry, reported_on)
     inquiry_source = RecordSource.INQUIRY
@@ -489,7 +495,7 @@ def _carry_reports_over(*, actor: Any, inquiry: Inquiry, patient: Patient) -> No
 
 
 @transaction.atomic
-def inquiry_link_patient(*, actor: Any, inquiry: Inquiry, patient: Patient) -> Inquiry:
+def inquiry_link_patient(*, actor: ActorLike, inquiry: Inquiry, patient: Patient) -> Inquiry:
     """The caller is already a patient (a returning patient, or the duplicate warning was right)."""
     inquiry = Inquiry.objects.select_for_update().get(pk=inquiry.pk)
     _require_convertible(inquiry)
@@ -498,7 +504,7 @@ def inquiry_link_patient(*, actor: Any, inquiry: Inquiry, patient: Patient) -> I
     return inquiry
 
 
-def _link(*, actor: Any, inquiry: Inquiry, patient: Patient, detail: dict) -> None:
+def _link(*, actor: ActorLike, inquiry: Inquiry, patient: Patient, detail: dict) -> None:
     inquiry.patient = patient
     inquiry.save(update_fields=["patient", "updated_at"])
     audit(

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.actors import ActorLike
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
@@ -98,7 +99,7 @@ def _assert_clinical_signer(user: Any) -> None:
 
 
 @transaction.atomic
-def assessment_create(*, actor: Any, patient: Patient, fields: Mapping[str, Any]) -> IntakeAssessment:
+def assessment_create(*, actor: ActorLike, patient: Patient, fields: Mapping[str, Any]) -> IntakeAssessment:
     """A new draft, assessed by `actor`."""
     _assert_clinical_signer(actor)
     assessment = IntakeAssessment(
@@ -116,7 +117,7 @@ def _lock(assessment: IntakeAssessment) -> IntakeAssessment:
 
 @transaction.atomic
 def assessment_update(
-    *, actor: Any, assessment: IntakeAssessment, fields: Mapping[str, Any]
+    *, actor: ActorLike, assessment: IntakeAssessment, fields: Mapping[str, Any]
 ) -> IntakeAssessment:
     """Edit a draft. A signed assessment is refused (the database would refuse it too)."""
     current = _lock(assessment)
@@ -156,7 +157,7 @@ def signer_refusal(*, user: Any, assessment: IntakeAssessment, roles: list[str])
 
 
 @transaction.atomic
-def assessment_sign(*, actor: Any, assessment: IntakeAssessment) -> IntakeAssessment:
+def assessment_sign(*, actor: ActorLike, assessment: IntakeAssessment) -> IntakeAssessment:
     """Sign and lock: record signer and time, and hash the signed content."""
     current = _lock(assessment)
     membership = Membership.objects.active().filter(user=actor, clinic=require_clinic()).first()
@@ -200,7 +201,7 @@ def python_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def assessment_amend(
-    *, actor: Any, assessment: IntakeAssessment, fields: Mapping[str, Any], reason: str
+    *, actor: ActorLike, assessment: IntakeAssessment, fields: Mapping[str, Any], reason: str
 ) -> AssessmentAmendment:
     """Append a signed amendment holding only the fields whose values change. The original is untouched."""
     _assert_clinical_signer(actor)

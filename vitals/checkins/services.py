@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import require_clinic
@@ -52,7 +52,7 @@ def _require_own(obj) -> None:
 
 # --- links -----------------------------------------------------------------------------------------------
 @transaction.atomic
-def checkin_link_create(*, actor: Any, patient: Patient, days: int = LINK_DEFAULT_DAYS) -> CheckInLink:
+def checkin_link_create(*, actor: ActorLike, patient: Patient, days: int = LINK_DEFAULT_DAYS) -> CheckInLink:
     _require_own(patient)
     try:
         days = int(days)
@@ -82,7 +82,7 @@ def checkin_link_create(*, actor: Any, patient: Patient, days: int = LINK_DEFAUL
 
 
 @transaction.atomic
-def checkin_link_revoke(*, actor: Any, link: CheckInLink, reason: str = "") -> CheckInLink:
+def checkin_link_revoke(*, actor: ActorLike, link: CheckInLink, reason: str = "") -> CheckInLink:
     _require_own(link)
     link = CheckInLink.objects.select_for_update().get(pk=link.pk)
     if link.revoked_at is None:
@@ -117,7 +117,7 @@ def checkin_page_viewed(*, link: CheckInLink, request=None) -> None:
 
 # --- settings --------------------------------------------------------------------------------------------
 @transaction.atomic
-def checkin_settings_save(*, actor: Any, fields: Mapping[str, Any]) -> CheckInSettings:
+def checkin_settings_save(*, actor: ActorLike, fields: Mapping[str, Any]) -> CheckInSettings:
     clinic = require_clinic()
     found = CheckInSettings.objects.select_for_update().first() or CheckInSettings(clinic=clinic)
     for name in ("care_team_phone", "care_team_hours"):
