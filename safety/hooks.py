@@ -9,7 +9,7 @@ from typing import Any
 def on_clinical_fact_recorded(
     sender: Any, *, clinic_id: int, patient_id: Any, kind: str, object_id: Any, **kwargs: Any
 ) -> None:
-    from safety.services import send_after_commit
+    from safety.notifications import send_after_commit
     from safety.tasks import evaluate_patient
 
     # robust (see send_after_commit): if the broker is down the fact is still saved, and the beat sweep,
