@@ -1,22 +1,18 @@
-"""Consent writes and THE disclosure gate.
+"""Consent writes: recipients, consents (drafted, signed, revoked, expired on an event), the redisclosure
+notice, and API clients as disclosure recipients.
 
-`may_disclose` (and its batch form `may_disclose_many`, same code path) is the only place that answers
-"may this information go to this recipient for this purpose now?"; `disclose` / `disclose_many` are the
-only writers of the accounting of disclosures, and they ask the gate first, inside the same transaction,
-with the patient's consents locked so a revocation cannot slip in between the answer and the record.
+The disclosure gate and the accounting of disclosures are `patients.consent.gate`; `disclose`,
+`may_disclose` and the rest of the gate are importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
@@ -24,35 +20,13 @@ from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
 from patients.consent import notice as notice_defaults
 from patients.consent import rules
-from patients.consent.models import Consent, ConsentRecipient, Disclosure, Recipient, RedisclosureNotice
+from patients.consent.actors import user_or_none
+from patients.consent.gate import DisclosureRefused, disclose, disclose_many, may_disclose, may_disclose_many
+from patients.consent.models import Consent, ConsentRecipient, Recipient, RedisclosureNotice
 from patients.models import Patient
 
 
-class DisclosureRefused(Exception):
-    """The gate said no. `reasons` are plain-language sentences fit to show staff."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        self.reasons = list(reasons)
-        super().__init__("; ".join(self.reasons) or "Disclosure refused")
-
-
 # --- helpers ------------------------------------------------------------------------------------------------
-def _as_day(at: datetime.date | datetime.datetime | None) -> datetime.date:
-    if at is None:
-        return clinic_today()
-    if isinstance(at, datetime.datetime):
-        return timezone.localtime(at, zoneinfo.ZoneInfo(require_clinic().timezone)).date()
-    return at
-
-
-def _user_or_none(actor: Any):
-    return actor if isinstance(actor, get_user_model()) and actor.pk else None
-
-
-def _actor_label(actor: Any) -> str:
-    return getattr(actor, "audit_label", "") or getattr(actor, "email", "") or ""
-
-
 def _strip(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
 
@@ -110,6 +84,8 @@ CONSENT_FIELDS = (
     "expires_on",
     "expiry_event",
 )
+
+
 SIGNATURE_FIELDS = (
     "signed_by",
     "representative_name",
@@ -200,7 +176,7 @@ def consent_create(
     values["disclosing_party"] = values.get("disclosing_party") or require_clinic().name
     consent = Consent(clinic=require_clinic(), patient=patient, **values)
     if consent.signed_on is not None:
-        consent.recorded_by = _user_or_none(actor)
+        consent.recorded_by = user_or_none(actor)
     _normalise(consent)
     recipients = list(dict.fromkeys(recipients))
     _validate_consent(consent, recipients)
@@ -267,7 +243,7 @@ def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> 
         setattr(consent, name, value)
     if consent.signed_on is None:
         raise ValidationError({"signed_on": ["Give the date the consent was signed."]})
-    consent.recorded_by = _user_or_none(actor)
+    consent.recorded_by = user_or_none(actor)
     _normalise(consent)
     _validate_consent(
         consent, [link.recipient for link in consent.recipient_links.select_related("recipient")]
@@ -319,7 +295,7 @@ def consent_revoke(
     consent.revoked_on = revoked_on
     consent.revocation_method = method
     consent.revocation_reason = (reason or "").strip()
-    consent.revoked_by = _user_or_none(actor)
+    consent.revoked_by = user_or_none(actor)
     consent.revocation_recorded_at = timezone.now()
     consent.save(
         update_fields=[
@@ -363,159 +339,6 @@ def consent_record_expiry_event(*, actor: Any, consent: Consent, occurred_on: da
     return consent
 
 
-# --- the gate ---------------------------------------------------------------------------------------------
-def _consents_by_patient(patient_ids: Iterable, *, lock: bool = False) -> dict[Any, list[rules.ConsentFacts]]:
-    """Every consent of these patients as decision facts: two queries whatever the number of patients."""
-    query = Consent.objects.filter(patient_id__in=list(patient_ids))
-    if lock:
-        query = query.select_for_update(of=("self",))
-    query = query.prefetch_related(
-        Prefetch("recipient_links", queryset=ConsentRecipient.objects.only("consent_id", "recipient_id"))
-    )
-    found: dict[Any, list[rules.ConsentFacts]] = {}
-    for consent in query:
-        found.setdefault(consent.patient_id, []).append(consent.facts())
-    return found
-
-
-def may_disclose_many(
-    *,
-    patient_ids: Iterable,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    at: datetime.date | datetime.datetime | None = None,
-    _lock: bool = False,
-) -> dict[Any, rules.Decision]:
-    """The gate for several patients at once (API list reads): one decision per patient id."""
-    day = _as_day(at)
-    patient_ids = list(dict.fromkeys(patient_ids))
-    categories = frozenset(information)
-    consents = _consents_by_patient(patient_ids, lock=_lock)
-    if not recipient.is_active:
-        refused = rules.Decision(False, None, [f"{recipient.name} is no longer an active recipient"])
-        return {pid: refused for pid in patient_ids}
-    return {
-        pid: rules.decide(
-            consents.get(pid, []),
-            recipient_id=recipient.pk,
-            recipient_type=recipient.kind,
-            purpose=purpose,
-            information_categories=categories,
-            at=day,
-        )
-        for pid in patient_ids
-    }
-
-
-def may_disclose(
-    *,
-    patient: Patient,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    at: datetime.date | datetime.datetime | None = None,
-) -> rules.Decision:
-    """May this information go to this recipient for this purpose now (or on `at`)? THE ONLY GATE."""
-    return may_disclose_many(
-        patient_ids=[patient.pk], recipient=recipient, purpose=purpose, information=information, at=at
-    )[patient.pk]
-
-
-@transaction.atomic
-def disclose_many(
-    *,
-    actor: Any,
-    patient_ids: Sequence,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    channel: str,
-    description: str,
-    document_sha256: str = "",
-) -> list[Disclosure]:
-    """Record one disclosure per patient, all or nothing: refused if the gate refuses any of them."""
-    if channel not in Disclosure.Channel.values:
-        raise ValidationError({"channel": [f"Unknown channel {channel!r}."]})
-    description = (description or "").strip()
-    if not description:
-        raise ValidationError({"description": ["Describe what was disclosed."]})
-    if len(description) > 500:
-        raise ValidationError({"description": ["Keep the description under 500 characters."]})
-    categories = sorted(set(information))
-    decisions = may_disclose_many(
-        patient_ids=patient_ids, recipient=recipient, purpose=purpose, information=categories, _lock=True
-    )
-    refused = [reason for d in decisions.values() if not d.allowed for reason in d.reasons]
-    if refused:
-        raise DisclosureRefused(refused)
-    now = timezone.now()
-    rows = Disclosure.objects.bulk_create(
-        [
-            Disclosure(
-                clinic=require_clinic(),
-                patient_id=pid,
-                recipient=recipient,
-                consent_id=decision.consent_id,
-                purpose=purpose,
-                information_categories=categories,
-                channel=channel,
-                disclosed_at=now,
-                disclosed_by=_user_or_none(actor),
-                disclosed_by_label=_actor_label(actor)[:254],
-                description=description,
-                document_sha256=document_sha256,
-            )
-            for pid, decision in decisions.items()
-        ]
-    )
-    for row in rows:
-        audit(
-            actor=actor,
-            action=AuditEvent.Action.DISCLOSE,
-            obj=row,
-            patient=row.patient_id,
-            detail={
-                "recipient": str(recipient.pk),
-                "purpose": purpose,
-                "channel": channel,
-                "categories": categories,
-                "consent": str(row.consent_id),
-            },
-        )
-    return rows
-
-
-def disclose(
-    *,
-    actor: Any,
-    patient: Patient,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    channel: str,
-    description: str,
-    document: bytes | None = None,
-) -> Disclosure:
-    """Ask the gate, then record exactly one accounting row and a DISCLOSE audit event (atomically).
-
-    Raises DisclosureRefused (with the reasons) and writes nothing when the gate says no. Callers send the
-    document only after this returns."""
-    import hashlib
-
-    digest = hashlib.sha256(document).hexdigest() if document is not None else ""
-    return disclose_many(
-        actor=actor,
-        patient_ids=[patient.pk],
-        recipient=recipient,
-        purpose=purpose,
-        information=information,
-        channel=channel,
-        description=description,
-        document_sha256=digest,
-    )[0]
-
-
 # --- the redisclosure notice ------------------------------------------------------------------------------
 def current_notice() -> RedisclosureNotice:
     """The clinic's notice, or the unsaved default (verified opening + pointer, not verified)."""
@@ -551,7 +374,7 @@ def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> R
         raise ValidationError(errors)
     if verified:
         notice.verified_sha256 = notice.fingerprint(notice.text)
-        notice.verified_by = _user_or_none(actor)
+        notice.verified_by = user_or_none(actor)
         notice.verified_at = timezone.now()
     elif not notice.is_verified:
         notice.verified_sha256, notice.verified_by, notice.verified_at = "", None, None
@@ -593,3 +416,26 @@ def api_client_set_disclosure(
         detail={"event": "api_client_disclosure_set", "outside": is_outside_system},
     )
     return client
+
+
+__all__ = [
+    "CONSENT_FIELDS",
+    "LOCKED",
+    "RECIPIENT_FIELDS",
+    "SIGNATURE_FIELDS",
+    "DisclosureRefused",
+    "api_client_set_disclosure",
+    "consent_create",
+    "consent_record_expiry_event",
+    "consent_revoke",
+    "consent_sign",
+    "consent_update",
+    "current_notice",
+    "disclose",
+    "disclose_many",
+    "may_disclose",
+    "may_disclose_many",
+    "notice_update",
+    "recipient_create",
+    "recipient_for_payer",
+]
