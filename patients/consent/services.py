@@ -198,39 +198,6 @@ LOCKED = "A signed consent cannot be changed. Revoke it if needed and record a n
 
 
 @transaction.atomic
-def consent_update(
-    *, actor: Any, consent: Consent, fields: Mapping[str, Any], recipients: Sequence[Recipient] | None = None
-) -> Consent:
-    """Change a draft. Signed consents are immutable (only revocation and the expiry event are appended)."""
-    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
-    if consent.is_signed:
-        raise ValidationError({"__all__": [LOCKED]})
-    unknown = set(fields) - set(CONSENT_FIELDS)
-    if unknown:
-        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
-    for name, value in _strip(fields).items():
-        setattr(consent, name, value)
-    _normalise(consent)
-    if recipients is None:
-        recipients = [link.recipient for link in consent.recipient_links.select_related("recipient")]
-    recipients = list(dict.fromkeys(recipients))
-    _validate_consent(consent, recipients)
-    consent.save()
-    consent.recipient_links.all().delete()
-    ConsentRecipient.objects.bulk_create(
-        [ConsentRecipient(clinic=consent.clinic, consent=consent, recipient=r) for r in recipients]
-    )
-    audit(
-        actor=actor,
-        action=AuditEvent.Action.UPDATE,
-        obj=consent,
-        patient=consent.patient_id,
-        detail={"fields": sorted(fields)},
-    )
-    return consent
-
-
-@transaction.atomic
 def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> Consent:
     """Record the signature on a draft (after the patient signed the printed form, or e-signed)."""
     consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
@@ -429,7 +396,6 @@ __all__ = [
     "consent_record_expiry_event",
     "consent_revoke",
     "consent_sign",
-    "consent_update",
     "current_notice",
     "disclose",
     "disclose_many",
