@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from api.base import ClinicViewSet
 from api.lookups import resolve_in_clinic
 from api.pagination import StableCursorPagination
+from clinic.actors import as_actor
 from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
@@ -493,7 +494,7 @@ class TaperPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _TaperV
                 "action": name,
                 "description": TRANSITION_HELP[name],
                 "permission": TRANSITION_PERMS[name].value,
-                "allowed_for_you": services.actor_allows(request.user, TRANSITION_PERMS[name]),
+                "allowed_for_you": as_actor(request.user).allows(TRANSITION_PERMS[name]),
                 "fields": TRANSITION_FIELDS[name],
             }
             for name in _allowed_from(plan)
@@ -523,7 +524,7 @@ class TaperPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _TaperV
         body.is_valid(raise_exception=True)
         data = body.validated_data
         name = data["action"]
-        if not services.actor_allows(request.user, TRANSITION_PERMS[name]):
+        if not as_actor(request.user).allows(TRANSITION_PERMS[name]):
             raise exceptions.PermissionDenied(
                 f"Your role may not {name} a taper plan ({TRANSITION_PERMS[name].value} is needed)."
             )

@@ -317,75 +317,13 @@ def _legend_items(spec: ChartSpec) -> list[str]:
 
 
 def geometry(spec: ChartSpec) -> Geometry:
-    width = max(200, int(spec.width))
-    height = max(140, int(spec.height))
+    width, height = _size(spec)
     series_pts = [_clean_points(s) for s in spec.series]
-    xs = [p[0] for pts in series_pts for p in pts]
-    ys = [p[1] for pts in series_pts for p in pts]
-    has_data = bool(xs)
-
-    # X domain.
-    extra_x = [_day(m.when) for m in spec.markers if isinstance(m.when, date)]
-    for b in spec.bands:
-        if isinstance(b.start, date):
-            extra_x.append(_day(b.start))
-        if isinstance(b.end, date):
-            extra_x.append(_day(b.end))
-    for s in spec.series:
-        if isinstance(s.until, date):
-            extra_x.append(_day(s.until))
-    auto = xs + extra_x
-    x_lo = _day(spec.x_start) if spec.x_start is not None else (min(auto) if auto else 0.0)
-    x_hi = _day(spec.x_end) if spec.x_end is not None else (max(auto) if auto else 1.0)
-    if x_hi < x_lo:
-        x_lo, x_hi = x_hi, x_lo
-    if x_hi - x_lo < 1e-6:
-        x_lo, x_hi = x_lo - 1.0, x_hi + 1.0
-    if spec.x_start is None and spec.x_end is None and auto:
-        pad = (x_hi - x_lo) * 0.02
-        x_lo, x_hi = x_lo - pad, x_hi + pad
-    x_lo = max(1.0, x_lo)  # date.min is day 1
-    if x_hi - x_lo < 1e-6:
-        x_hi = x_lo + 2.0
-
-    # Y domain (only values that are drawn, i.e. inside the x range, steps clipped).
-    yvals = []
-    for s, pts in zip(spec.series, series_pts, strict=True):
-        for i, (x, y, _w) in enumerate(pts):
-            if x_lo <= x <= x_hi:
-                yvals.append(y)
-            elif s.style == "step" and x < x_lo:
-                nxt = pts[i + 1][0] if i + 1 < len(pts) else x_hi
-                if nxt > x_lo:
-                    yvals.append(y)
-    yvals += [f for t in spec.thresholds if (f := _num(t.value)) is not None]
-    if spec.y_range:
-        yvals += [f for v in spec.y_range if (f := _num(v)) is not None]
-    if spec.y_include_zero or not yvals:
-        yvals.append(0.0)
-    lo, hi = min(yvals), max(yvals)
-    if not ys and not spec.thresholds and not spec.y_range:
-        hi = max(hi, 1.0)
-    ticks = nice_ticks(lo, hi, max_ticks=max(3, min(8, height // 50)))
-    if len(ticks) > 1 and ys and max(yvals) >= ticks[-1] - 1e-9 and max(yvals) > 0:
-        ticks.append(ticks[-1] + (ticks[1] - ticks[0]))  # headroom: the top line is not hidden by the frame
-
-    # Legend layout (below the plot, wrapped to the width).
-    font = 12.0
-    items = _legend_items(spec)
-    rows: list[list[tuple[int, float]]] = [[]]
-    cursor = 0.0
-    avail = width - 16
-    for i, label in enumerate(items):
-        w = 34 + _text_width(label, font) + 18
-        if rows[-1] and cursor + w > avail:
-            rows.append([])
-            cursor = 0.0
-        rows[-1].append((i, cursor))
-        cursor += w
-    legend_rows = tuple(tuple(r) for r in rows if r)
-    notes_h = 16 * len(spec.notes)
-    legend_h = 18 * len(legend_rows) + notes_h
+    has_data = any(series_pts)
+    x_lo, x_hi = _x_domain(spec, series_pts)
+    ticks = _y_ticks(spec, series_pts, x_lo, x_hi, height)
+    legend_rows = _legend_rows(spec, width)
+    legend_h = 18 * len(legend_rows) + 16 * len(spec.notes)
 
     y_tick_w = max(_text_width(_tick_label(t, _step(ticks)), 11) for t in ticks)
     left = 16 + (16 if spec.y_label else 0) + y_tick_w + 8
@@ -408,6 +346,76 @@ def geometry(spec: ChartSpec) -> Geometry:
         legend_top=bottom + 34,
         has_data=has_data,
     )
+
+
+def _x_domain(spec: ChartSpec, series_pts: list[list[tuple[float, float, When]]]) -> tuple[float, float]:
+    """Day numbers the x axis spans: `x_start`/`x_end` where given, else the data, markers, bands and
+    step ends with a little padding."""
+    auto = [p[0] for pts in series_pts for p in pts]
+    auto += [_day(m.when) for m in spec.markers if isinstance(m.when, date)]
+    for b in spec.bands:
+        if isinstance(b.start, date):
+            auto.append(_day(b.start))
+        if isinstance(b.end, date):
+            auto.append(_day(b.end))
+    auto += [_day(s.until) for s in spec.series if isinstance(s.until, date)]
+    x_lo = _day(spec.x_start) if spec.x_start is not None else (min(auto) if auto else 0.0)
+    x_hi = _day(spec.x_end) if spec.x_end is not None else (max(auto) if auto else 1.0)
+    if x_hi < x_lo:
+        x_lo, x_hi = x_hi, x_lo
+    if x_hi - x_lo < 1e-6:
+        x_lo, x_hi = x_lo - 1.0, x_hi + 1.0
+    if spec.x_start is None and spec.x_end is None and auto:
+        pad = (x_hi - x_lo) * 0.02
+        x_lo, x_hi = x_lo - pad, x_hi + pad
+    x_lo = max(1.0, x_lo)  # date.min is day 1
+    if x_hi - x_lo < 1e-6:
+        x_hi = x_lo + 2.0
+    return x_lo, x_hi
+
+
+def _y_ticks(
+    spec: ChartSpec, series_pts: list[list[tuple[float, float, When]]], x_lo: float, x_hi: float, height: int
+) -> list[float]:
+    """Y ticks covering the values that are drawn (inside the x range, a step in effect at its start
+    included), the thresholds and `y_range`, with a tick of headroom above the highest value."""
+    yvals = []
+    for s, pts in zip(spec.series, series_pts, strict=True):
+        for i, (x, y, _w) in enumerate(pts):
+            if x_lo <= x <= x_hi:
+                yvals.append(y)
+            elif s.style == "step" and x < x_lo:
+                nxt = pts[i + 1][0] if i + 1 < len(pts) else x_hi
+                if nxt > x_lo:
+                    yvals.append(y)
+    yvals += [f for t in spec.thresholds if (f := _num(t.value)) is not None]
+    if spec.y_range:
+        yvals += [f for v in spec.y_range if (f := _num(v)) is not None]
+    if spec.y_include_zero or not yvals:
+        yvals.append(0.0)
+    lo, hi = min(yvals), max(yvals)
+    has_values = any(series_pts)
+    if not has_values and not spec.thresholds and not spec.y_range:
+        hi = max(hi, 1.0)
+    ticks = nice_ticks(lo, hi, max_ticks=max(3, min(8, height // 50)))
+    if len(ticks) > 1 and has_values and max(yvals) >= ticks[-1] - 1e-9 and max(yvals) > 0:
+        ticks.append(ticks[-1] + (ticks[1] - ticks[0]))  # headroom: the top line is not hidden by the frame
+    return ticks
+
+
+def _legend_rows(spec: ChartSpec, width: int) -> tuple[tuple[tuple[int, float], ...], ...]:
+    """The legend below the plot, wrapped to the width: ((item index, x offset), ...) per row."""
+    rows: list[list[tuple[int, float]]] = [[]]
+    cursor = 0.0
+    avail = width - 16
+    for i, label in enumerate(_legend_items(spec)):
+        w = 34 + _text_width(label, 12.0) + 18
+        if rows[-1] and cursor + w > avail:
+            rows.append([])
+            cursor = 0.0
+        rows[-1].append((i, cursor))
+        cursor += w
+    return tuple(tuple(r) for r in rows if r)
 
 
 def _step(ticks: Sequence[float]) -> float:
@@ -502,20 +510,44 @@ def _safe_fmt(fmt: str, v: float) -> str:
 
 
 def render_chart(spec: ChartSpec) -> str:
-    """The chart as an accessible, self-contained ``<svg>`` string."""
+    """The chart as an accessible, self-contained ``<svg>`` string, drawn back to front."""
     g = geometry(spec)
-    width = max(200, int(spec.width))
-    height = max(140, int(spec.height))
     series_pts = [_clean_points(s) for s in spec.series]
+    out = [
+        *_opening(spec, series_pts),
+        *_bands(spec, g),
+        *_y_axis(spec, g),
+        *_x_axis(spec, g),
+        *_thresholds(spec, g),
+        *_markers(spec, g),
+        *_series(spec, g, series_pts),
+        *_plot_frame(spec, g),
+        *_legend(spec, g),
+        "</svg>",
+    ]
+    return "".join(out)
+
+
+def _size(spec: ChartSpec) -> tuple[int, int]:
+    return max(200, int(spec.width)), max(140, int(spec.height))
+
+
+def _chart_id(spec: ChartSpec, width: int, height: int) -> str:
     cid = re.sub(r"[^A-Za-z0-9_-]", "", spec.chart_id)
-    if not cid:  # deterministic (not hash(), which is salted per process)
-        cid = (
-            "chart-"
-            + hashlib.blake2s(f"{spec.title}|{width}|{height}".encode("utf-8", "replace")).hexdigest()[:10]
-        )
+    if cid:
+        return cid
+    # Deterministic (not hash(), which is salted per process).
+    digest = hashlib.blake2s(f"{spec.title}|{width}|{height}".encode("utf-8", "replace")).hexdigest()
+    return "chart-" + digest[:10]
+
+
+def _opening(spec: ChartSpec, series_pts: list[list[tuple[float, float, When]]]) -> list[str]:
+    """The <svg> element with its accessible name and description, the white ground and the title."""
+    width, height = _size(spec)
+    cid = _chart_id(spec, width, height)
     t_id, d_id = f"{cid}-title", f"{cid}-desc"
     classes = " ".join(c for c in ("sd-chart", _esc(spec.extra_css_class)) if c)
-    out: list[str] = [
+    out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{classes}" role="img" '
         f'aria-labelledby="{t_id} {d_id}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'font-family="{FONT}" font-size="12" fill="{INK}">',
@@ -528,9 +560,12 @@ def render_chart(spec: ChartSpec) -> str:
             f'<text x="16" y="18" font-size="14" font-weight="bold" aria-hidden="true">'
             f"{_esc(spec.title)}</text>"
         )
+    return out
 
-    # Bands (under everything else).
-    out.append('<g class="sd-chart-bands">')
+
+def _bands(spec: ChartSpec, g: Geometry) -> list[str]:
+    """Shaded periods, under everything else; the label only where it fits."""
+    out = ['<g class="sd-chart-bands">']
     for b in spec.bands:
         if not isinstance(b.start, date):
             continue
@@ -551,10 +586,13 @@ def render_chart(spec: ChartSpec) -> str:
                 f'aria-hidden="true">{_esc(b.label)}</text>'
             )
     out.append("</g>")
+    return out
 
-    # Grid + y axis.
+
+def _y_axis(spec: ChartSpec, g: Geometry) -> list[str]:
+    """Horizontal grid lines with their tick labels, and the rotated axis label."""
     step = _step(g.y_ticks)
-    out.append('<g class="sd-chart-yaxis" aria-hidden="true">')
+    out = ['<g class="sd-chart-yaxis" aria-hidden="true">']
     for t in g.y_ticks:
         y = g.y(t)
         out.append(_line(g.left, y, g.right, y, GRID))
@@ -570,13 +608,14 @@ def render_chart(spec: ChartSpec) -> str:
             f'transform="rotate(-90 14 {_n(cy)})">{_esc(label)}</text>'
         )
     out.append("</g>")
+    return out
 
-    # X axis.
-    out.append('<g class="sd-chart-xaxis" aria-hidden="true">')
-    out.append(_line(g.left, g.bottom, g.right, g.bottom, MUTED))
+
+def _x_axis(spec: ChartSpec, g: Geometry) -> list[str]:
+    """The baseline and date ticks; the year is shown where it changes, when the axis spans several."""
+    out = ['<g class="sd-chart-xaxis" aria-hidden="true">', _line(g.left, g.bottom, g.right, g.bottom, MUTED)]
     if g.has_data or spec.x_start is not None or spec.markers or spec.bands:
-        max_ticks = max(2, int((g.right - g.left) // 70))
-        ticks = _date_ticks(g.x_lo, g.x_hi, max_ticks)
+        ticks = _date_ticks(g.x_lo, g.x_hi, max(2, int((g.right - g.left) // 70)))
         years = {d.year for d in ticks}
         prev_year = None
         for d in ticks:
@@ -590,109 +629,154 @@ def render_chart(spec: ChartSpec) -> str:
                 f"{_esc(_fmt_date(d, with_year))}</text>"
             )
     out.append("</g>")
+    return out
 
-    # Threshold lines.
-    if spec.thresholds:
-        out.append('<g class="sd-chart-thresholds">')
-        for t in spec.thresholds:
-            f = _num(t.value)
-            if f is None:
-                continue
-            y = g.y(f)
+
+def _thresholds(spec: ChartSpec, g: Geometry) -> list[str]:
+    if not spec.thresholds:
+        return []
+    out = ['<g class="sd-chart-thresholds">']
+    for t in spec.thresholds:
+        f = _num(t.value)
+        if f is None:
+            continue
+        y = g.y(f)
+        out.append(
+            f'<line x1="{_n(g.left)}" y1="{_n(y)}" x2="{_n(g.right)}" y2="{_n(y)}" stroke="{PALETTE[1]}" '
+            f'stroke-width="1.5" stroke-dasharray="10 3 2 3"/>'
+        )
+        if t.label:
             out.append(
-                f'<line x1="{_n(g.left)}" y1="{_n(y)}" x2="{_n(g.right)}" y2="{_n(y)}" stroke="{PALETTE[1]}" '
-                f'stroke-width="1.5" stroke-dasharray="10 3 2 3"/>'
+                f'<text x="{_n(g.right - 4)}" y="{_n(max(g.top + 10, y - 4))}" text-anchor="end" '
+                f'font-size="11" '
+                f'fill="{PALETTE[1]}">{_esc(t.label)}</text>'
             )
-            if t.label:
-                out.append(
-                    f'<text x="{_n(g.right - 4)}" y="{_n(max(g.top + 10, y - 4))}" text-anchor="end" '
-                    f'font-size="11" '
-                    f'fill="{PALETTE[1]}">{_esc(t.label)}</text>'
-                )
-        out.append("</g>")
+    out.append("</g>")
+    return out
 
-    # Markers (vertical dotted lines with small labels when there is room).
-    if spec.markers:
-        out.append('<g class="sd-chart-markers">')
-        last_label_x = -1e9
-        for m in spec.markers:
-            if not isinstance(m.when, date) or not g.in_x(m.when):
-                continue
-            x = g.x(m.when)
-            tip = f"<title>{_esc((m.label + ': ' if m.label else '') + _fmt_when(m.when))}</title>"
+
+def _markers(spec: ChartSpec, g: Geometry) -> list[str]:
+    """Vertical dotted lines; a small label above each where it does not run into the previous one."""
+    if not spec.markers:
+        return []
+    out = ['<g class="sd-chart-markers">']
+    last_label_x = -1e9
+    for m in spec.markers:
+        if not isinstance(m.when, date) or not g.in_x(m.when):
+            continue
+        x = g.x(m.when)
+        tip = f"<title>{_esc((m.label + ': ' if m.label else '') + _fmt_when(m.when))}</title>"
+        out.append(
+            f'<line x1="{_n(x)}" y1="{_n(g.top)}" x2="{_n(x)}" y2="{_n(g.bottom)}" stroke="{MUTED}" '
+            f'stroke-width="1" stroke-dasharray="2 3">{tip}</line>'
+        )
+        if m.label and x - last_label_x >= _text_width(m.label, 10) + 4 and x + 2 <= g.right:
             out.append(
-                f'<line x1="{_n(x)}" y1="{_n(g.top)}" x2="{_n(x)}" y2="{_n(g.bottom)}" stroke="{MUTED}" '
-                f'stroke-width="1" stroke-dasharray="2 3">{tip}</line>'
+                f'<text x="{_n(x)}" y="{_n(g.top - 4)}" text-anchor="middle" font-size="10" '
+                f'fill="{MUTED}" '
+                f'aria-hidden="true">{_esc(m.label)}</text>'
             )
-            if m.label and x - last_label_x >= _text_width(m.label, 10) + 4 and x + 2 <= g.right:
-                out.append(
-                    f'<text x="{_n(x)}" y="{_n(g.top - 4)}" text-anchor="middle" font-size="10" '
-                    f'fill="{MUTED}" '
-                    f'aria-hidden="true">{_esc(m.label)}</text>'
-                )
-                last_label_x = x
-        out.append("</g>")
+            last_label_x = x
+    out.append("</g>")
+    return out
 
-    # Series.
-    out.append('<g class="sd-chart-data">')
-    fmt = spec.value_format
+
+def _series(spec: ChartSpec, g: Geometry, series_pts: list[list[tuple[float, float, When]]]) -> list[str]:
+    """Each series in its own group: its line (step or straight), then its point shapes with tooltips."""
+    out = ['<g class="sd-chart-data">']
     unit = f" {spec.y_unit}" if spec.y_unit else ""
     for i, (s, pts) in enumerate(zip(spec.series, series_pts, strict=True)):
         colour, dash, shape = _series_look(i, s)
         cls = " ".join(c for c in ("sd-chart-series", _esc(s.css_class)) if c)
         out.append(f'<g class="{cls}" data-series="{_esc(s.name)}">')
         if s.style == "step":
-            until = _day(s.until) if isinstance(s.until, date) else g.x_hi
-            coords: list[tuple[float, float]] = []
-            for j, (x, y, _w) in enumerate(pts):
-                nxt = pts[j + 1][0] if j + 1 < len(pts) else max(until, x)
-                a, b = max(x, g.x_lo), min(nxt, g.x_hi)
-                if b < a:
-                    continue
-                py = g.y(y)
-                if coords and abs(coords[-1][0] - g.x(a)) > 0.01:
-                    out.append(_polyline(coords, colour, dash))
-                    coords = []
-                coords.append((g.x(a), py))
-                coords.append((g.x(b), py))
-            if coords:
-                out.append(_polyline(coords, colour, dash))
+            out.extend(_step_lines(s, pts, g, colour, dash))
         elif s.style == "line":
-            run: list[tuple[float, float]] = []
-            for x, y, _w in pts:
-                if g.in_x(x):
-                    run.append((g.x(x), g.y(y)))
+            run = [(g.x(x), g.y(y)) for x, y, _w in pts if g.in_x(x)]
             if len(run) > 1:
                 out.append(_polyline(run, colour, dash))
-        show = s.show_points if s.show_points is not None else s.style != "step"
-        if show:
+        if _shows_points(s):
             for x, y, w in pts:
                 if g.in_x(x):
-                    tip = f"{s.name}, {_fmt_when(w)}: {_safe_fmt(fmt, y)}{unit}"
+                    tip = f"{s.name}, {_fmt_when(w)}: {_safe_fmt(spec.value_format, y)}{unit}"
                     out.append(_shape(shape, g.x(x), g.y(y), colour, tip=tip))
         out.append("</g>")
     out.append("</g>")
-    out.append(
+    return out
+
+
+def _step_lines(
+    s: Series, pts: list[tuple[float, float, When]], g: Geometry, colour: str, dash: str
+) -> list[str]:
+    """A step series: each value holds until the next one (the last until `s.until` or the axis end),
+    clipped to the x range; a gap between steps (values left out) breaks the line."""
+    out = []
+    until = _day(s.until) if isinstance(s.until, date) else g.x_hi
+    coords: list[tuple[float, float]] = []
+    for j, (x, y, _w) in enumerate(pts):
+        nxt = pts[j + 1][0] if j + 1 < len(pts) else max(until, x)
+        a, b = max(x, g.x_lo), min(nxt, g.x_hi)
+        if b < a:
+            continue
+        py = g.y(y)
+        if coords and abs(coords[-1][0] - g.x(a)) > 0.01:
+            out.append(_polyline(coords, colour, dash))
+            coords = []
+        coords.append((g.x(a), py))
+        coords.append((g.x(b), py))
+    if coords:
+        out.append(_polyline(coords, colour, dash))
+    return out
+
+
+def _shows_points(s: Series) -> bool:
+    return s.show_points if s.show_points is not None else s.style != "step"
+
+
+def _plot_frame(spec: ChartSpec, g: Geometry) -> list[str]:
+    """The plot area's frame (over the data), and the empty text when there is nothing to draw."""
+    out = [
         f'<rect class="sd-chart-plot" x="{_n(g.left)}" y="{_n(g.top)}" width="{_n(g.right - g.left)}" '
         f'height="{_n(g.bottom - g.top)}" fill="none" stroke="{MUTED}" stroke-width="1"/>'
-    )
-
+    ]
     if not g.has_data:
         out.append(
             f'<text x="{_n((g.left + g.right) / 2)}" y="{_n((g.top + g.bottom) / 2)}" text-anchor="middle" '
             f'font-size="13" fill="{MUTED}">{_esc(spec.empty_text)}</text>'
         )
+    return out
 
-    # Legend: a sample of each series' line + point shape, then bands, markers, thresholds.
-    out.append('<g class="sd-chart-legend">')
+
+def _legend(spec: ChartSpec, g: Geometry) -> list[str]:
+    """The legend entries in the rows `geometry` laid out, then the notes under them."""
+    out = ['<g class="sd-chart-legend">']
+    entries = _legend_entries(spec)
+    for r, row in enumerate(g.legend_rows):
+        y = g.legend_top + r * 18
+        for idx, xoff in row:
+            sample, label = entries[idx]
+            out.append(
+                f'<g transform="translate({_n(16 + xoff)} {_n(y)})">{sample}'
+                f'<text x="34" y="0" font-size="12">{_esc(label)}</text></g>'
+            )
+    ny = g.legend_top + len(g.legend_rows) * 18
+    for note in spec.notes:
+        out.append(f'<text x="16" y="{_n(ny)}" font-size="11" fill="{MUTED}">{_esc(note)}</text>')
+        ny += 16
+    out.append("</g>")
+    return out
+
+
+def _legend_entries(spec: ChartSpec) -> list[tuple[str, str]]:
+    """(sample, label) per legend item, in `_legend_items` order: a sample of each series' line and point
+    shape, then bands, markers, thresholds."""
     entries: list[tuple[str, str]] = []
     for i, s in enumerate(spec.series):
         colour, dash, shape = _series_look(i, s)
-        show = s.show_points if s.show_points is not None else s.style != "step"
         sample = ""
         if s.style != "points":
             sample += _line(0, -4, 26, -4, colour, f'stroke-width="2.5"{_dash_attr(dash)}')
-        if show:
+        if _shows_points(s):
             sample += _shape(shape, 13, -4, colour)
         entries.append((sample, s.name))
     for label in sorted({b.label or "Shaded period" for b in spec.bands}):
@@ -718,21 +802,7 @@ def render_chart(spec: ChartSpec) -> str:
                 t.label or "Threshold",
             )
         )
-    for r, row in enumerate(g.legend_rows):
-        y = g.legend_top + r * 18
-        for idx, xoff in row:
-            sample, label = entries[idx]
-            out.append(
-                f'<g transform="translate({_n(16 + xoff)} {_n(y)})">{sample}'
-                f'<text x="34" y="0" font-size="12">{_esc(label)}</text></g>'
-            )
-    ny = g.legend_top + len(g.legend_rows) * 18
-    for note in spec.notes:
-        out.append(f'<text x="16" y="{_n(ny)}" font-size="11" fill="{MUTED}">{_esc(note)}</text>')
-        ny += 16
-    out.append("</g>")
-    out.append("</svg>")
-    return "".join(out)
+    return entries
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, stroke: str, extra: str = 'stroke-width="1"') -> str:

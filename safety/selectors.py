@@ -263,11 +263,3 @@ def evidence_rows(alert: Alert, tz) -> list[EvidenceRow]:
     rule = alert.rule
     overrides = dict(rule.evidence_labels) if rule is not None else {}
     return _rows(alert.evidence or {}, overrides, tz)
-
-
-def severity_choices() -> list[tuple[str, str]]:
-    return list(Alert.Severity.choices)
-
-
-def rule_choices() -> list[tuple[str, str]]:
-    return [(rule.id, rule.title) for rule in rules_catalogue.all_rules()]

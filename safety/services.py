@@ -1,40 +1,30 @@
-"""The alert pipeline's writes: raising alerts from findings, their lifecycle, escalation and email.
+"""The alert pipeline's writes: raising alerts from findings, their lifecycle, and the clinic's settings.
 
 - `alerts_raise` turns findings into alerts with ONE set-based INSERT … ON CONFLICT (clinic_id, dedup_key)
   DO NOTHING, so the same event found twice (on save and again by the sweep, or by a job run twice, or by
   two jobs at once) is one alert.
 - Lifecycle: open → acknowledged → resolved (note required) or dismissed (reason required). An open alert
   may be resolved or dismissed straight away (that acknowledges it too). Resolved and dismissed are final.
-- Escalation: an unacknowledged high/critical alert older than the clinic's `escalate_after_minutes` gets
-  `escalated_at` by a compare-and-set UPDATE, and one escalation email.
-- Email is claimed before it is sent (UPDATE … SET notified_at WHERE notified_at IS NULL) inside the
-  sending transaction: a retried or duplicated task never sends twice, and a failed send un-claims.
 
 Every change writes an AlertEvent (the history on the alert page) and an audit event in the same
-transaction.
+transaction (`safety.history`). Escalation and email are `safety.notifications`; their writes are
+importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import logging
 import uuid
-import zoneinfo
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit, audit_many
 from clinic.tenancy.context import require_clinic, tenant_context
@@ -42,17 +32,14 @@ from clinic.tenancy.models import Clinic
 from patients.models import Patient
 from safety import rules_catalogue
 from safety.findings import Finding
+from safety.history import audit_alert, clinic_time, record_event
 from safety.models import Alert, AlertEvent, SafetySettings
-from safety.selectors import alert_staff, clinic_members, on_call_recipients, safety_settings
-
-log = logging.getLogger(__name__)
+from safety.notifications import alert_notify, alerts_escalate_due, alerts_notify_pending, notify_on_commit
+from safety.selectors import alert_staff, clinic_members, safety_settings
 
 Status = Alert.Status
 Kind = AlertEvent.Kind
 MAX_NOTE = 2000
-# Operational, not clinical: a new high/critical alert whose email was never sent (the broker was down when
-# it was raised) is picked up by the escalation job after this long.
-NOTIFY_RETRY_AFTER = datetime.timedelta(minutes=5)
 
 
 class IllegalTransition(ValidationError):
@@ -63,59 +50,8 @@ class IllegalTransition(ValidationError):
         self.plain = message
 
 
-def _user_or_none(actor: Any):
-    return as_actor(actor).user
-
-
-def _actor_label(actor: Any) -> str:
-    return as_actor(actor).label[:254]
-
-
 def _person(user) -> str:
     return user.display_name if user is not None else "Stepdown"
-
-
-def _when(moment: datetime.datetime | None) -> str:
-    """A moment in the clinic's own time zone, e.g. "Mar 8, 2026 14:05"."""
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment, zoneinfo.ZoneInfo(require_clinic().timezone))
-    return f"{local:%b} {local.day}, {local:%Y %H:%M}"
-
-
-def _event(alert: Alert, kind: str, *, actor: Any = None, note: str = "", at=None) -> AlertEvent:
-    event = AlertEvent(
-        clinic_id=alert.clinic_id,
-        alert=alert,
-        patient_id=alert.patient_id,
-        kind=kind,
-        at=at or timezone.now(),
-        actor=_user_or_none(actor),
-        actor_label=_actor_label(actor),
-        note=note,
-    )
-    event.save(force_insert=True)
-    return event
-
-
-def _audit(actor: Any, alert_id, patient_id, event: str, **detail) -> None:
-    audit(
-        actor=actor,
-        action=AuditEvent.Action.UPDATE,
-        object_type=Alert._meta.label_lower,
-        object_id=str(alert_id),
-        patient=patient_id,
-        detail={"event": event, **detail},
-    )
-
-
-def _notify_on_commit(clinic_id: int, alert_ids: Iterable, kind: str) -> None:
-    """Send the email task after commit. robust: a broker outage must not fail a request whose data is
-    already committed; the escalation job re-sends what was never claimed (NOTIFY_RETRY_AFTER)."""
-    from safety import tasks
-
-    for alert_id in alert_ids:
-        tasks.notify_alert.delay_on_commit(clinic_id, str(alert_id), kind)
 
 
 # --- raising --------------------------------------------------------------------------------------------
@@ -210,7 +146,7 @@ def alerts_raise(
             ],
         )
         notify = rules_catalogue.defaults().notify_severities
-        _notify_on_commit(clinic.pk, [a.pk for a in alerts if a.severity in notify], "new")
+        notify_on_commit(clinic.pk, [a.pk for a in alerts if a.severity in notify], "new")
         return alerts
 
 
@@ -224,18 +160,18 @@ def alert_problem(alert: Alert, action: str) -> str | None:
         raise ValueError(f"unknown alert action {action!r}")
     if alert.status == Status.RESOLVED:
         return (
-            f"This alert was resolved by {_person(alert.resolved_by)} on {_when(alert.resolved_at)}; "
-            "a resolved alert cannot be changed."
+            f"This alert was resolved by {_person(alert.resolved_by)} "
+            f"on {clinic_time(alert.resolved_at)}; a resolved alert cannot be changed."
         )
     if alert.status == Status.DISMISSED:
         return (
-            f"This alert was dismissed by {_person(alert.dismissed_by)} on {_when(alert.dismissed_at)}; "
-            "a dismissed alert cannot be changed."
+            f"This alert was dismissed by {_person(alert.dismissed_by)} "
+            f"on {clinic_time(alert.dismissed_at)}; a dismissed alert cannot be changed."
         )
     if action == "acknowledge" and alert.status == Status.ACKNOWLEDGED:
         return (
             f"This alert was already acknowledged by {_person(alert.acknowledged_by)} "
-            f"on {_when(alert.acknowledged_at)}."
+            f"on {clinic_time(alert.acknowledged_at)}."
         )
     return None
 
@@ -263,16 +199,16 @@ def _text(value: str | None, field: str, what: str) -> str:
     return text
 
 
-def _acknowledge_fields(alert: Alert, actor: Any, now: datetime.datetime) -> list[str]:
+def _acknowledge_fields(alert: Alert, actor: ActorLike, now: datetime.datetime) -> list[str]:
     if alert.acknowledged_at is not None:
         return []
     alert.acknowledged_at = now
-    alert.acknowledged_by = _user_or_none(actor)
+    alert.acknowledged_by = as_actor(actor).user
     return ["acknowledged_at", "acknowledged_by"]
 
 
 @transaction.atomic
-def alert_acknowledge(*, actor: Any, alert: Alert) -> Alert:
+def alert_acknowledge(*, actor: ActorLike, alert: Alert) -> Alert:
     """Someone has seen the alert and is on it: it stops escalating."""
     alert = _locked(alert)
     _check(alert, "acknowledge")
@@ -280,13 +216,13 @@ def alert_acknowledge(*, actor: Any, alert: Alert) -> Alert:
     alert.status = Status.ACKNOWLEDGED
     changed = _acknowledge_fields(alert, actor, now)
     alert.save(update_fields=["status", *changed, "updated_at"])
-    _event(alert, Kind.ACKNOWLEDGED, actor=actor, at=now)
-    _audit(actor, alert.pk, alert.patient_id, "acknowledged")
+    record_event(alert, Kind.ACKNOWLEDGED, actor=actor, at=now)
+    audit_alert(actor, alert.pk, alert.patient_id, "acknowledged")
     return alert
 
 
 @transaction.atomic
-def alert_assign(*, actor: Any, alert: Alert, assignee=None) -> Alert:
+def alert_assign(*, actor: ActorLike, alert: Alert, assignee=None) -> Alert:
     """Give the alert to a member who may act on alerts (None: unassign)."""
     alert = _locked(alert)
     _check(alert, "assign")
@@ -299,15 +235,22 @@ def alert_assign(*, actor: Any, alert: Alert, assignee=None) -> Alert:
     alert.assigned_to = assignee
     alert.save(update_fields=["assigned_to", "updated_at"])
     if assignee is None:
-        _event(alert, Kind.UNASSIGNED, actor=actor)
+        record_event(alert, Kind.UNASSIGNED, actor=actor)
     else:
-        _event(alert, Kind.ASSIGNED, actor=actor, note=f"To {assignee.display_name}")
-    _audit(actor, alert.pk, alert.patient_id, "assigned", assigned_to=getattr(assignee, "pk", None))
+        record_event(alert, Kind.ASSIGNED, actor=actor, note=f"To {assignee.display_name}")
+    audit_alert(actor, alert.pk, alert.patient_id, "assigned", assigned_to=getattr(assignee, "pk", None))
     return alert
 
 
 def _close(
-    alert: Alert, actor: Any, *, action: str, status: str, kind: str, text: str, fields: tuple[str, str, str]
+    alert: Alert,
+    actor: ActorLike,
+    *,
+    action: str,
+    status: str,
+    kind: str,
+    text: str,
+    fields: tuple[str, str, str],
 ):
     """Resolve or dismiss: the alert counts as acknowledged too; who, when and the required text are kept."""
     alert = _locked(alert)
@@ -317,16 +260,16 @@ def _close(
     at_field, by_field, text_field = fields
     alert.status = status
     setattr(alert, at_field, now)
-    setattr(alert, by_field, _user_or_none(actor))
+    setattr(alert, by_field, as_actor(actor).user)
     setattr(alert, text_field, text)
     alert.save(update_fields=["status", *changed, *fields, "updated_at"])
-    _event(alert, kind, actor=actor, note=text, at=now)
-    _audit(actor, alert.pk, alert.patient_id, status)
+    record_event(alert, kind, actor=actor, note=text, at=now)
+    audit_alert(actor, alert.pk, alert.patient_id, status)
     return alert
 
 
 @transaction.atomic
-def alert_resolve(*, actor: Any, alert: Alert, note: str) -> Alert:
+def alert_resolve(*, actor: ActorLike, alert: Alert, note: str) -> Alert:
     """Close the alert with what was done (the note is required)."""
     note = _text(note, "note", "Say what was done: a resolved alert needs a note.")
     return _close(
@@ -341,7 +284,7 @@ def alert_resolve(*, actor: Any, alert: Alert, note: str) -> Alert:
 
 
 @transaction.atomic
-def alert_dismiss(*, actor: Any, alert: Alert, reason: str) -> Alert:
+def alert_dismiss(*, actor: ActorLike, alert: Alert, reason: str) -> Alert:
     """Close the alert as not needing action (a reason is required, e.g. a mis-typed reading)."""
     reason = _text(reason, "reason", "Say why: a dismissed alert needs a reason.")
     return _close(
@@ -374,7 +317,7 @@ SELECT id, patient_id FROM done
 
 
 @transaction.atomic
-def alerts_acknowledge_bulk(*, actor: Any, alert_ids: Sequence) -> list[uuid.UUID]:
+def alerts_acknowledge_bulk(*, actor: ActorLike, alert_ids: Sequence) -> list[uuid.UUID]:
     """Acknowledge every listed alert that is still open, in one UPDATE; return the ids acknowledged.
     Alerts already acknowledged, closed, or not of this clinic are left alone."""
     clinic = require_clinic()
@@ -384,7 +327,7 @@ def alerts_acknowledge_bulk(*, actor: Any, alert_ids: Sequence) -> list[uuid.UUI
         raise ValidationError({"alerts": ["Choose alerts from the list."]}) from error
     if not ids:
         raise ValidationError({"alerts": ["Choose at least one alert to acknowledge."]})
-    user = _user_or_none(actor)
+    user = as_actor(actor).user
     sql = _BULK_ACK_SQL.format(
         alert=connection.ops.quote_name(Alert._meta.db_table),
         event=connection.ops.quote_name(AlertEvent._meta.db_table),
@@ -392,7 +335,7 @@ def alerts_acknowledge_bulk(*, actor: Any, alert_ids: Sequence) -> list[uuid.UUI
     params = {
         "now": timezone.now(),
         "user": user.pk if user else None,
-        "label": _actor_label(actor),
+        "label": as_actor(actor).label,
         "clinic": clinic.pk,
         "ids": ids,
     }
@@ -415,131 +358,11 @@ def alerts_acknowledge_bulk(*, actor: Any, alert_ids: Sequence) -> list[uuid.UUI
     return [alert_id for alert_id, _ in done]
 
 
-# --- escalation and email -------------------------------------------------------------------------------
-_ESCALATE_SQL = """
-WITH due AS (
-    UPDATE {alert}
-    SET escalated_at = %(now)s, updated_at = %(now)s
-    WHERE clinic_id = %(clinic)s AND status = 'open' AND escalated_at IS NULL
-      AND severity = ANY(%(severities)s::text[]) AND raised_at <= %(cutoff)s
-    RETURNING id, patient_id
-), history AS (
-    INSERT INTO {event} (id, clinic_id, created_at, updated_at, alert_id, patient_id, kind, at,
-                         actor_label, note)
-    SELECT gen_random_uuid(), %(clinic)s, %(now)s, %(now)s, due.id, due.patient_id, 'escalated', %(now)s, '',
-           %(note)s
-    FROM due
-)
-SELECT id, patient_id FROM due
-"""
-
-
-def alerts_escalate_due(*, clinic: Clinic, now: datetime.datetime | None = None) -> list[uuid.UUID]:
-    """Escalate this clinic's unacknowledged high/critical alerts raised at least `escalate_after_minutes`
-    ago: one compare-and-set UPDATE (escalated_at IS NULL), so running it twice escalates nothing twice.
-    Each escalated alert gets one escalation email after commit. Returns the escalated ids."""
-    now = now or timezone.now()
-    with tenant_context(clinic):
-        minutes = safety_settings().escalate_after_minutes
-        sql = _ESCALATE_SQL.format(
-            alert=connection.ops.quote_name(Alert._meta.db_table),
-            event=connection.ops.quote_name(AlertEvent._meta.db_table),
-        )
-        params = {
-            "now": now,
-            "clinic": clinic.pk,
-            "severities": sorted(rules_catalogue.defaults().escalate_severities),
-            "cutoff": now - datetime.timedelta(minutes=minutes),
-            "note": f"Not acknowledged within {minutes} minutes",
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            due = cursor.fetchall()
-        for alert_id, patient_id in due:
-            _audit(None, alert_id, patient_id, "escalated", after_minutes=minutes)
-        _notify_on_commit(clinic.pk, [alert_id for alert_id, _ in due], "escalation")
-        return [alert_id for alert_id, _ in due]
-
-
-def alerts_notify_pending(*, clinic: Clinic, now: datetime.datetime | None = None) -> int:
-    """Safety net: re-enqueue the email of open high/critical alerts whose email was never claimed (the task
-    was lost). The claim in `alert_notify` makes a duplicate harmless."""
-    now = now or timezone.now()
-    with tenant_context(clinic):
-        pending = list(
-            Alert.objects.filter(
-                status=Status.OPEN,
-                notified_at__isnull=True,
-                severity__in=sorted(rules_catalogue.defaults().notify_severities),
-                raised_at__lte=now - NOTIFY_RETRY_AFTER,
-            ).values_list("pk", flat=True)[:500]
-        )
-        _notify_on_commit(clinic.pk, pending, "new")
-        return len(pending)
-
-
-NOTIFY_FIELDS = {"new": "notified_at", "escalation": "escalation_notified_at"}
-
-
-def alert_url(alert: Alert) -> str:
-    path = reverse("safety:detail", kwargs={"clinic_slug": require_clinic().slug, "alert_id": alert.pk})
-    return f"{django_settings.SITE_URL}{path}"
-
-
-def alert_notify(*, alert_id, kind: str = "new") -> bool:
-    """Email the on-call staff about one alert, at most once per kind.
-
-    The claim (UPDATE … SET <field> = now() WHERE id = … AND <field> IS NULL) and the send share one
-    transaction: a second task blocks on the row and then finds it claimed; a send that fails rolls the
-    claim back so the retry sends. No patient name or detail goes in the email: the rule, the severity and
-    a link that needs a sign-in (minimum necessary)."""
-    if kind not in NOTIFY_FIELDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
-    field = NOTIFY_FIELDS[kind]
-    clinic = require_clinic()
-    with transaction.atomic():
-        now = timezone.now()
-        claimed = Alert.objects.filter(pk=alert_id, **{f"{field}__isnull": True}).update(
-            **{field: now, "updated_at": now}
-        )
-        if not claimed:
-            return False
-        alert = Alert.objects.get(pk=alert_id)
-        settings = safety_settings()
-        recipients = on_call_recipients(settings)
-        why_not = ""
-        if alert.status != Status.OPEN:
-            why_not = f"The alert was already {alert.get_status_display().lower()}"
-        elif not recipients:
-            why_not = "No on-call staff are set in the alert settings"
-        if why_not:
-            _event(alert, Kind.NOT_NOTIFIED, note=why_not, at=now)
-            _audit(None, alert.pk, alert.patient_id, "notification_skipped", kind=kind, why=why_not)
-            return False
-        rule = alert.rule
-        context = {
-            "alert": alert,
-            "clinic": clinic,
-            "kind": kind,
-            "url": alert_url(alert),
-            "raised": _when(alert.raised_at),
-            "criteria": rule.criteria if rule else "",
-            "minutes": settings.escalate_after_minutes,
-        }
-        subject = " ".join(render_to_string("safety/email/alert_subject.txt", context).split())
-        body = render_to_string("safety/email/alert_message.txt", context)
-        EmailMessage(subject, body, django_settings.DEFAULT_FROM_EMAIL, recipients).send()
-        label = "Escalation emailed" if kind == "escalation" else "Emailed"
-        _event(alert, Kind.NOTIFIED, note=f"{label} to {', '.join(recipients)}", at=now)
-        _audit(None, alert.pk, alert.patient_id, "notified", kind=kind, recipients=len(recipients))
-        return True
-
-
 # --- settings -------------------------------------------------------------------------------------------
 @transaction.atomic
 def safety_settings_update(
     *,
-    actor: Any,
+    actor: ActorLike,
     escalate_after_minutes: int,
     checkin_cutoff: datetime.time,
     on_call_user_ids: Sequence[int],
@@ -574,7 +397,7 @@ def safety_settings_update(
     found.checkin_cutoff = checkin_cutoff
     found.on_call_user_ids = user_ids
     found.on_call_emails = emails
-    found.updated_by = _user_or_none(actor)
+    found.updated_by = as_actor(actor).user
     try:
         found.full_clean(exclude=["on_call_user_ids", "on_call_emails"], validate_constraints=False)
     except ValidationError as error:
@@ -596,3 +419,21 @@ def safety_settings_update(
         detail={"event": "safety_settings_saved", "before": before, "after": after},
     )
     return found
+
+
+__all__ = [
+    "ACTIONS",
+    "MAX_NOTE",
+    "IllegalTransition",
+    "alert_acknowledge",
+    "alert_assign",
+    "alert_dismiss",
+    "alert_notify",
+    "alert_problem",
+    "alert_resolve",
+    "alerts_acknowledge_bulk",
+    "alerts_escalate_due",
+    "alerts_notify_pending",
+    "alerts_raise",
+    "safety_settings_update",
+]

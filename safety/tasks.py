@@ -33,7 +33,7 @@ def evaluate_patient(clinic_id: int, patient_id: str, kind: str, object_id: str)
     autoretry_for=(OperationalError, InterfaceError, RedisConnectionError, smtplib.SMTPException, OSError),
 )
 def notify_alert(clinic_id: int, alert_id: str, kind: str = "new") -> bool:
-    from safety.services import alert_notify
+    from safety.notifications import alert_notify
 
     with clinic_step(clinic_id):
         return alert_notify(alert_id=alert_id, kind=kind)
@@ -41,7 +41,7 @@ def notify_alert(clinic_id: int, alert_id: str, kind: str = "new") -> bool:
 
 @shared_task(base=StepdownTask, name="safety.tasks.escalate_alerts")
 def escalate_alerts(clinic_id: int) -> dict[str, int]:
-    from safety.services import alerts_escalate_due, alerts_notify_pending
+    from safety.notifications import alerts_escalate_due, alerts_notify_pending
 
     with clinic_step(clinic_id) as clinic:
         escalated = alerts_escalate_due(clinic=clinic)

@@ -17,9 +17,9 @@ from django.forms import formset_factory
 from taper.catalogue import FormKind, Split, load_catalogue
 from taper.dosing import Form
 from taper.engine import LiquidUse, Strategy
+from taper.engine_adapter import PlanInput
 from taper.models import TABLE_CHOICES
 from taper.policy import policy
-from taper.services import PlanInput
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -331,7 +331,7 @@ class ApproveForm(forms.Form):
     note = forms.CharField(
         label="Note (optional)", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    # The digest of the warnings shown above the button (services.warnings_digest): the approval records
+    # The digest of the warnings shown above the button (version_fields.warnings_digest): the approval records
     # that they were shown, and a plan changed meanwhile is not approved unseen.
     warnings_seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 

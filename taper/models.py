@@ -3,7 +3,7 @@
 The schedule itself is computed by the pure engine (taper/engine.py); a version stores the engine's
 inputs *and* its output, so an old version stays readable exactly as it was approved even if the
 catalogue or the engine changes later. Past steps are copied into a new version unchanged; only the
-future is recomputed (see taper/services.py `plan_revise`).
+future is recomputed (see taper/revisions.py `revise`).
 """
 
 from __future__ import annotations

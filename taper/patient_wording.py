@@ -1,7 +1,7 @@
 """Plain-language dose instructions for patients (the taper calendar): no Django, no jargon.
 
 A stored step dose is `{drug, time, mg, de_mg, tablets: [[formulation_id, count]], liquid: [id, ml] | None}`
-(see taper.services.step_row). For a patient that becomes "1 tablet of diazepam 5 mg and ½ tablet of
+(see taper.version_fields.step_row). For a patient that becomes "1 tablet of diazepam 5 mg and ½ tablet of
 diazepam 2 mg" at "8 am" — counts of the tablets they hold in their hand, or millilitres of a liquid,
 never diazepam-equivalent milligrams.
 """

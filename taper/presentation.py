@@ -17,7 +17,7 @@ from taper.catalogue import Catalogue, EquivalenceTable, Status, load_catalogue
 from taper.engine import Phase, Schedule, as_decimal, guideline_cap
 from taper.errors import TaperInputError
 from taper.policy import policy
-from taper.services import step_row
+from taper.version_fields import step_row
 
 FLAG_LABELS = {
     "tail": (
@@ -345,7 +345,7 @@ class Option:
 
 
 def options(rows: Iterable[Mapping[str, Any]]) -> list[Option]:
-    """Option rows (services.option_rows, or stored on a version) as buttons."""
+    """Option rows (version_fields.option_rows, or stored on a version) as buttons."""
     out = []
     for row in rows:
         changes = dict(row["changes"])

@@ -118,6 +118,16 @@ def plan_for_page(plan_id) -> TaperPlan:
     )
 
 
+def change_defaults(plan: TaperPlan, today: datetime.date) -> dict[str, datetime.date]:
+    """The dates a hold, pace change or resume form starts with: dates the services accept (a change starts
+    today or later, not before the plan's first step; a resume after the day the hold began)."""
+    version = plan.current_version
+    first = version.steps.order_by("index").values_list("start", flat=True).first() if version else None
+    earliest = max(today, first) if first else today
+    resume = max(today, plan.held_since + datetime.timedelta(days=1)) if plan.held_since else earliest
+    return {"hold": earliest, "pace": earliest, "resume": resume}
+
+
 def steps_of(version: TaperPlanVersion) -> list[TaperStep]:
     return list(TaperStep.objects.filter(version=version).order_by("index"))
 

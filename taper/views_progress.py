@@ -219,7 +219,7 @@ def progress_view(request: HttpRequest, plan_id) -> HttpResponse:
 
 
 # --- recording a dose ---------------------------------------------------------------------------------------
-def _apply_errors(form: DoseForm, error: ValidationError) -> None:
+def _apply_dose_errors(form: DoseForm, error: ValidationError) -> None:
     other = (form.cleaned_data.get("other_drug") or "").strip().lower()
     apply_errors(form, error, field_for=lambda field, problem: _error_field(form, field, problem, other))
 
@@ -298,7 +298,7 @@ def dose_record_view(request: HttpRequest, plan_id) -> HttpResponse:
                 note=form.cleaned_data.get("note") or "",
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            _apply_dose_errors(form, error)
     if record is not None:
         day = record.day
         what = (

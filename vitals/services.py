@@ -71,11 +71,6 @@ def _check_source(errors: dict[str, list[str]], source: Any) -> None:
         errors.setdefault("source", []).append(f"Source must be one of {', '.join(Source.values)}.")
 
 
-def _user(actor: ActorLike) -> Any:
-    """The staff user behind a write, or None (an API client, a job, the demo loader)."""
-    return as_actor(actor).user
-
-
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
@@ -159,7 +154,7 @@ def vitals_record(
         patient=patient,
         taken_at=taken_at,
         taken_by=taken_by,
-        entered_by=_user(actor),
+        entered_by=as_actor(actor).user,
         source=source,
         position=classified.bp_position or "",
         on_oxygen=on_oxygen,
@@ -275,7 +270,7 @@ def instrument_result_record(
         loinc_total=scored.loinc_total or "",
         completed_at=completed_at,
         source=source,
-        entered_by=_user(actor),
+        entered_by=as_actor(actor).user,
     )
     result.save()
     audit(
@@ -318,7 +313,7 @@ def clinic_instrument_load(*, actor: ActorLike, definition: Mapping[str, Any]) -
     row = row or ClinicInstrument(clinic=require_clinic(), instrument=loaded.id)
     row.definition = dict(definition)
     row.is_active = True
-    row.loaded_by = _user(actor)
+    row.loaded_by = as_actor(actor).user
     row.save()
     audit(
         actor=actor,
@@ -374,7 +369,7 @@ def vital_thresholds_save(*, actor: ActorLike, overrides: Mapping[str, Any]) -> 
     if not created and before == clean:
         return row
     row.overrides = clean
-    row.updated_by = _user(actor)
+    row.updated_by = as_actor(actor).user
     row.save()
     audit(
         actor=actor,

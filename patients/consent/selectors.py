@@ -36,10 +36,6 @@ def recipient_list(*, active_only: bool = False) -> QuerySet[Recipient]:
     return query.order_by("name", "id")
 
 
-def recipient_get(*, recipient_id) -> Recipient:
-    return get_object_or_404(Recipient.objects.all(), pk=recipient_id)
-
-
 def default_accounting_period(today: datetime.date) -> tuple[datetime.date, datetime.date]:
     try:
         start = today.replace(year=today.year - ACCOUNTING_YEARS)

@@ -1,58 +1,32 @@
-"""Consent writes and THE disclosure gate.
+"""Consent writes: recipients, consents (drafted, signed, revoked, expired on an event), the redisclosure
+notice, and API clients as disclosure recipients.
 
-`may_disclose` (and its batch form `may_disclose_many`, same code path) is the only place that answers
-"may this information go to this recipient for this purpose now?"; `disclose` / `disclose_many` are the
-only writers of the accounting of disclosures, and they ask the gate first, inside the same transaction,
-with the patient's consents locked so a revocation cannot slip in between the answer and the record.
+The disclosure gate and the accounting of disclosures are `patients.consent.gate`; `disclose`,
+`may_disclose` and the rest of the gate are importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from clinic.actors import as_actor
+from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
 from patients.consent import notice as notice_defaults
 from patients.consent import rules
-from patients.consent.models import Consent, ConsentRecipient, Disclosure, Recipient, RedisclosureNotice
+from patients.consent.gate import DisclosureRefused, disclose, disclose_many, may_disclose, may_disclose_many
+from patients.consent.models import Consent, ConsentRecipient, Recipient, RedisclosureNotice
 from patients.models import Patient
 
 
-class DisclosureRefused(Exception):
-    """The gate said no. `reasons` are plain-language sentences fit to show staff."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        self.reasons = list(reasons)
-        super().__init__("; ".join(self.reasons) or "Disclosure refused")
-
-
 # --- helpers ------------------------------------------------------------------------------------------------
-def _as_day(at: datetime.date | datetime.datetime | None) -> datetime.date:
-    if at is None:
-        return clinic_today()
-    if isinstance(at, datetime.datetime):
-        return timezone.localtime(at, zoneinfo.ZoneInfo(require_clinic().timezone)).date()
-    return at
-
-
-def _user_or_none(actor: Any):
-    return as_actor(actor).user
-
-
-def _actor_label(actor: Any) -> str:
-    return as_actor(actor).label
-
-
 def _strip(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
 
@@ -66,7 +40,7 @@ RECIPIENT_FIELDS = ("name", "kind", "organization", "address", "phone", "fax", "
 
 
 @transaction.atomic
-def recipient_create(*, actor: Any, fields: Mapping[str, Any]) -> Recipient:
+def recipient_create(*, actor: ActorLike, fields: Mapping[str, Any]) -> Recipient:
     values = _strip({k: v for k, v in fields.items() if k in RECIPIENT_FIELDS})
     recipient = Recipient(clinic=require_clinic(), **values)
     errors: dict[str, list[str]] = {}
@@ -85,7 +59,7 @@ def recipient_create(*, actor: Any, fields: Mapping[str, Any]) -> Recipient:
     return recipient
 
 
-def recipient_for_payer(*, actor: Any, payer_name: str, payer_id: str) -> Recipient:
+def recipient_for_payer(*, actor: ActorLike, payer_name: str, payer_id: str) -> Recipient:
     """The health plan a coverage names, as a disclosure recipient (made on first use, keyed by payer id)."""
     organization = f"Payer id {payer_id}"
     found = (
@@ -110,6 +84,8 @@ CONSENT_FIELDS = (
     "expires_on",
     "expiry_event",
 )
+
+
 SIGNATURE_FIELDS = (
     "signed_by",
     "representative_name",
@@ -190,7 +166,7 @@ def _normalise(consent: Consent) -> None:
 
 @transaction.atomic
 def consent_create(
-    *, actor: Any, patient: Patient, fields: Mapping[str, Any], recipients: Sequence[Recipient] = ()
+    *, actor: ActorLike, patient: Patient, fields: Mapping[str, Any], recipients: Sequence[Recipient] = ()
 ) -> Consent:
     """A new consent: signed when the signature fields are given, otherwise a draft to print and sign."""
     unknown = set(fields) - set(CONSENT_FIELDS) - set(SIGNATURE_FIELDS)
@@ -200,7 +176,7 @@ def consent_create(
     values["disclosing_party"] = values.get("disclosing_party") or require_clinic().name
     consent = Consent(clinic=require_clinic(), patient=patient, **values)
     if consent.signed_on is not None:
-        consent.recorded_by = _user_or_none(actor)
+        consent.recorded_by = as_actor(actor).user
     _normalise(consent)
     recipients = list(dict.fromkeys(recipients))
     _validate_consent(consent, recipients)
@@ -222,40 +198,7 @@ LOCKED = "A signed consent cannot be changed. Revoke it if needed and record a n
 
 
 @transaction.atomic
-def consent_update(
-    *, actor: Any, consent: Consent, fields: Mapping[str, Any], recipients: Sequence[Recipient] | None = None
-) -> Consent:
-    """Change a draft. Signed consents are immutable (only revocation and the expiry event are appended)."""
-    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
-    if consent.is_signed:
-        raise ValidationError({"__all__": [LOCKED]})
-    unknown = set(fields) - set(CONSENT_FIELDS)
-    if unknown:
-        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
-    for name, value in _strip(fields).items():
-        setattr(consent, name, value)
-    _normalise(consent)
-    if recipients is None:
-        recipients = [link.recipient for link in consent.recipient_links.select_related("recipient")]
-    recipients = list(dict.fromkeys(recipients))
-    _validate_consent(consent, recipients)
-    consent.save()
-    consent.recipient_links.all().delete()
-    ConsentRecipient.objects.bulk_create(
-        [ConsentRecipient(clinic=consent.clinic, consent=consent, recipient=r) for r in recipients]
-    )
-    audit(
-        actor=actor,
-        action=AuditEvent.Action.UPDATE,
-        obj=consent,
-        patient=consent.patient_id,
-        detail={"fields": sorted(fields)},
-    )
-    return consent
-
-
-@transaction.atomic
-def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> Consent:
+def consent_sign(*, actor: ActorLike, consent: Consent, fields: Mapping[str, Any]) -> Consent:
     """Record the signature on a draft (after the patient signed the printed form, or e-signed)."""
     consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
     if consent.is_signed:
@@ -267,7 +210,7 @@ def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> 
         setattr(consent, name, value)
     if consent.signed_on is None:
         raise ValidationError({"signed_on": ["Give the date the consent was signed."]})
-    consent.recorded_by = _user_or_none(actor)
+    consent.recorded_by = as_actor(actor).user
     _normalise(consent)
     _validate_consent(
         consent, [link.recipient for link in consent.recipient_links.select_related("recipient")]
@@ -285,7 +228,7 @@ def consent_sign(*, actor: Any, consent: Consent, fields: Mapping[str, Any]) -> 
 
 @transaction.atomic
 def consent_revoke(
-    *, actor: Any, consent: Consent, revoked_on: datetime.date, method: str, reason: str = ""
+    *, actor: ActorLike, consent: Consent, revoked_on: datetime.date, method: str, reason: str = ""
 ) -> Consent:
     """Append the revocation. Nothing is deleted; disclosures already made in reliance stay accounted."""
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
@@ -319,7 +262,7 @@ def consent_revoke(
     consent.revoked_on = revoked_on
     consent.revocation_method = method
     consent.revocation_reason = (reason or "").strip()
-    consent.revoked_by = _user_or_none(actor)
+    consent.revoked_by = as_actor(actor).user
     consent.revocation_recorded_at = timezone.now()
     consent.save(
         update_fields=[
@@ -342,7 +285,7 @@ def consent_revoke(
 
 
 @transaction.atomic
-def consent_record_expiry_event(*, actor: Any, consent: Consent, occurred_on: datetime.date) -> Consent:
+def consent_record_expiry_event(*, actor: ActorLike, consent: Consent, occurred_on: datetime.date) -> Consent:
     """The event named as the consent's expiration (e.g. end of treatment) happened on `occurred_on`."""
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.expiry_kind != "event" or not consent.is_signed:
@@ -363,159 +306,6 @@ def consent_record_expiry_event(*, actor: Any, consent: Consent, occurred_on: da
     return consent
 
 
-# --- the gate ---------------------------------------------------------------------------------------------
-def _consents_by_patient(patient_ids: Iterable, *, lock: bool = False) -> dict[Any, list[rules.ConsentFacts]]:
-    """Every consent of these patients as decision facts: two queries whatever the number of patients."""
-    query = Consent.objects.filter(patient_id__in=list(patient_ids))
-    if lock:
-        query = query.select_for_update(of=("self",))
-    query = query.prefetch_related(
-        Prefetch("recipient_links", queryset=ConsentRecipient.objects.only("consent_id", "recipient_id"))
-    )
-    found: dict[Any, list[rules.ConsentFacts]] = {}
-    for consent in query:
-        found.setdefault(consent.patient_id, []).append(consent.facts())
-    return found
-
-
-def may_disclose_many(
-    *,
-    patient_ids: Iterable,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    at: datetime.date | datetime.datetime | None = None,
-    _lock: bool = False,
-) -> dict[Any, rules.Decision]:
-    """The gate for several patients at once (API list reads): one decision per patient id."""
-    day = _as_day(at)
-    patient_ids = list(dict.fromkeys(patient_ids))
-    categories = frozenset(information)
-    consents = _consents_by_patient(patient_ids, lock=_lock)
-    if not recipient.is_active:
-        refused = rules.Decision(False, None, [f"{recipient.name} is no longer an active recipient"])
-        return {pid: refused for pid in patient_ids}
-    return {
-        pid: rules.decide(
-            consents.get(pid, []),
-            recipient_id=recipient.pk,
-            recipient_type=recipient.kind,
-            purpose=purpose,
-            information_categories=categories,
-            at=day,
-        )
-        for pid in patient_ids
-    }
-
-
-def may_disclose(
-    *,
-    patient: Patient,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    at: datetime.date | datetime.datetime | None = None,
-) -> rules.Decision:
-    """May this information go to this recipient for this purpose now (or on `at`)? THE ONLY GATE."""
-    return may_disclose_many(
-        patient_ids=[patient.pk], recipient=recipient, purpose=purpose, information=information, at=at
-    )[patient.pk]
-
-
-@transaction.atomic
-def disclose_many(
-    *,
-    actor: Any,
-    patient_ids: Sequence,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    channel: str,
-    description: str,
-    document_sha256: str = "",
-) -> list[Disclosure]:
-    """Record one disclosure per patient, all or nothing: refused if the gate refuses any of them."""
-    if channel not in Disclosure.Channel.values:
-        raise ValidationError({"channel": [f"Unknown channel {channel!r}."]})
-    description = (description or "").strip()
-    if not description:
-        raise ValidationError({"description": ["Describe what was disclosed."]})
-    if len(description) > 500:
-        raise ValidationError({"description": ["Keep the description under 500 characters."]})
-    categories = sorted(set(information))
-    decisions = may_disclose_many(
-        patient_ids=patient_ids, recipient=recipient, purpose=purpose, information=categories, _lock=True
-    )
-    refused = [reason for d in decisions.values() if not d.allowed for reason in d.reasons]
-    if refused:
-        raise DisclosureRefused(refused)
-    now = timezone.now()
-    rows = Disclosure.objects.bulk_create(
-        [
-            Disclosure(
-                clinic=require_clinic(),
-                patient_id=pid,
-                recipient=recipient,
-                consent_id=decision.consent_id,
-                purpose=purpose,
-                information_categories=categories,
-                channel=channel,
-                disclosed_at=now,
-                disclosed_by=_user_or_none(actor),
-                disclosed_by_label=_actor_label(actor)[:254],
-                description=description,
-                document_sha256=document_sha256,
-            )
-            for pid, decision in decisions.items()
-        ]
-    )
-    for row in rows:
-        audit(
-            actor=actor,
-            action=AuditEvent.Action.DISCLOSE,
-            obj=row,
-            patient=row.patient_id,
-            detail={
-                "recipient": str(recipient.pk),
-                "purpose": purpose,
-                "channel": channel,
-                "categories": categories,
-                "consent": str(row.consent_id),
-            },
-        )
-    return rows
-
-
-def disclose(
-    *,
-    actor: Any,
-    patient: Patient,
-    recipient: Recipient,
-    purpose: str,
-    information: Iterable[str],
-    channel: str,
-    description: str,
-    document: bytes | None = None,
-) -> Disclosure:
-    """Ask the gate, then record exactly one accounting row and a DISCLOSE audit event (atomically).
-
-    Raises DisclosureRefused (with the reasons) and writes nothing when the gate says no. Callers send the
-    document only after this returns."""
-    import hashlib
-
-    digest = hashlib.sha256(document).hexdigest() if document is not None else ""
-    return disclose_many(
-        actor=actor,
-        patient_ids=[patient.pk],
-        recipient=recipient,
-        purpose=purpose,
-        information=information,
-        channel=channel,
-        description=description,
-        document_sha256=digest,
-    )[0]
-
-
 # --- the redisclosure notice ------------------------------------------------------------------------------
 def current_notice() -> RedisclosureNotice:
     """The clinic's notice, or the unsaved default (verified opening + pointer, not verified)."""
@@ -530,7 +320,7 @@ def current_notice() -> RedisclosureNotice:
 
 
 @transaction.atomic
-def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> RedisclosureNotice:
+def notice_update(*, actor: ActorLike, statement: str, text: str, verified: bool) -> RedisclosureNotice:
     """Save the clinic's wording. `verified` = the admin confirms it matches the current eCFR §2.32."""
     notice = RedisclosureNotice.objects.select_for_update().first() or current_notice()
     notice.statement = statement
@@ -551,7 +341,7 @@ def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> R
         raise ValidationError(errors)
     if verified:
         notice.verified_sha256 = notice.fingerprint(notice.text)
-        notice.verified_by = _user_or_none(actor)
+        notice.verified_by = as_actor(actor).user
         notice.verified_at = timezone.now()
     elif not notice.is_verified:
         notice.verified_sha256, notice.verified_by, notice.verified_at = "", None, None
@@ -568,7 +358,7 @@ def notice_update(*, actor: Any, statement: str, text: str, verified: bool) -> R
 # --- API clients as disclosure recipients ----------------------------------------------------------------
 @transaction.atomic
 def api_client_set_disclosure(
-    *, actor: Any, client, is_outside_system: bool, recipient: Recipient | None, purpose: str
+    *, actor: ActorLike, client, is_outside_system: bool, recipient: Recipient | None, purpose: str
 ):
     """Mark an API client as the program's own system (reads are internal communications, §2.12(c)(3)) or as
     an outside system whose patient-data reads are disclosures to `recipient` for `purpose`."""
@@ -593,3 +383,25 @@ def api_client_set_disclosure(
         detail={"event": "api_client_disclosure_set", "outside": is_outside_system},
     )
     return client
+
+
+__all__ = [
+    "CONSENT_FIELDS",
+    "LOCKED",
+    "RECIPIENT_FIELDS",
+    "SIGNATURE_FIELDS",
+    "DisclosureRefused",
+    "api_client_set_disclosure",
+    "consent_create",
+    "consent_record_expiry_event",
+    "consent_revoke",
+    "consent_sign",
+    "current_notice",
+    "disclose",
+    "disclose_many",
+    "may_disclose",
+    "may_disclose_many",
+    "notice_update",
+    "recipient_create",
+    "recipient_for_payer",
+]

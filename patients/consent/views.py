@@ -21,6 +21,7 @@ from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
 from patients.consent import forms as consent_forms
 from patients.consent import rules
+from patients.consent.gate import may_disclose
 from patients.consent.models import Consent, RedisclosureNotice
 from patients.consent.selectors import (
     consent_get,
@@ -35,7 +36,6 @@ from patients.consent.services import (
     consent_revoke,
     consent_sign,
     current_notice,
-    may_disclose,
     notice_update,
     recipient_create,
 )

@@ -42,11 +42,6 @@ class InquiryError(ValueError):
         super().__init__(f"{field_name}: {message}")
 
 
-def member_id_is_valid(member_id: str) -> bool:
-    """The member id rule of this package (2-80 letters, digits or dashes), for callers outside it."""
-    return isinstance(member_id, str) and bool(_MEMBER_ID.match(member_id))
-
-
 def npi_is_valid(npi: str) -> bool:
     """NPI check digit: Luhn over the 9 leading digits prefixed with 80840 (the NPI's ISO card-issuer
     prefix)."""

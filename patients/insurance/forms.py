@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from patients.eligibility.inquiry import IOP_INQUIRY_SERVICE_TYPES
 from patients.eligibility.x12 import spec_data as x12_spec
+from patients.insurance.exchange import MAX_271_CHARS
 from patients.insurance.models import (
     NOTES_MAX,
     Authorization,
@@ -18,7 +19,6 @@ from patients.insurance.services import (
     AUTHORIZATION_FIELDS,
     BILLING_PROFILE_FIELDS,
     COVERAGE_FIELDS,
-    MAX_271_CHARS,
     VERIFICATION_FIELDS,
 )
 

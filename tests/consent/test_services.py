@@ -131,15 +131,14 @@ def test_bad_consent_is_refused_and_nothing_half_saved(
     assert _counts(clinic_a) == before
 
 
-def test_signed_consent_is_immutable_but_a_draft_can_be_changed_then_signed(clinic_a, patient_a, prescriber):
+def test_signed_consent_is_immutable_and_a_draft_is_signed_once(clinic_a, patient_a, prescriber):
     signed = consent_in(clinic_a, patient_a, recipients=[prescriber])
     draft = consent_in(
         clinic_a, patient_a, recipients=[prescriber], signed_on=None, signed_by="", signature_method=""
     )
     with tenant_context(clinic_a):
         with pytest.raises(ValidationError, match="cannot be changed"):
-            services.consent_update(actor=None, consent=signed, fields={"purpose": "payment"})
-        services.consent_update(actor=None, consent=draft, fields={"information_categories": ["diagnoses"]})
+            services.consent_sign(actor=None, consent=signed, fields={"signed_on": TODAY})
         services.consent_sign(
             actor=None,
             consent=draft,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core import signing
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -141,10 +140,6 @@ def checkins_for_patient(*, patient_id, limit: int = PAGE_CHECKINS) -> list[Chec
 
 def checkin_get(*, checkin_id) -> CheckIn:
     return get_object_or_404(CheckIn.objects.select_related("patient", "link"), pk=checkin_id)
-
-
-def checkins_api_queryset() -> QuerySet[CheckIn]:
-    return CheckIn.objects.all()
 
 
 # --- links -----------------------------------------------------------------------------------------------
