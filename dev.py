@@ -18,6 +18,10 @@ Services, in order of preference:
 
 Other knobs: STEPDOWN_PORT (web port, default 8000), STEPDOWN_DB_NAME (default stepdown),
 CELERY_QUEUE (default stepdown).
+
+Each test run is isolated by default (tests/conftest.py): its own test database (`test_stepdown_<pid>`),
+Celery queue and cache key prefix (`test-<pid>`), unless TEST_DATABASE_NAME / CELERY_QUEUE /
+CACHE_KEY_PREFIX are given. `test` first removes the databases and Redis keys of runs whose pid is gone.
 """
 
 # ruff: noqa: S603, S606, S607 - a launcher: it runs fixed argv lists of our own tools, never user input.
@@ -29,6 +33,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -519,6 +524,52 @@ def banner(url: str, seeded: str) -> None:
     print("=" * 78 + "\n", flush=True)
 
 
+# A test run's own names (tests/conftest.py: `_name_this_run`); what a killed run left behind is recognised
+# by these patterns only.
+RUN_DATABASE = re.compile(r"test_stepdown_(\d+)(?:_gw\d+)?")  # pytest-django adds _gw<n> per xdist worker
+# Queue lists (and their bindings, priority lists, real-worker sub-queues) and cache keys of a run.
+RUN_REDIS_KEY = re.compile(
+    rb"(?:_kombu\.binding(?:_permanent)?\.)?test-(\d+)(?:-gw\d+)?(?:[.:\x06].*)?",
+    re.S,
+)
+
+
+def drop_stale_test_runs(services: Services) -> None:
+    """Remove per-run databases and Redis keys of runs whose pid is gone (a killed run skips its teardown).
+
+    Only for servers on this machine, where a pid means something. A database someone is still connected to
+    is kept: a plain DROP DATABASE (no FORCE) refuses it.
+    """
+    import psycopg
+    import redis
+    from psycopg import sql
+
+    if services.plan["postgres"] != "env" and services.superuser_dsn:
+        with psycopg.connect(services.superuser_dsn, autocommit=True) as conn:
+            names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+            for name in names:
+                match = RUN_DATABASE.fullmatch(name)
+                if not match or _pid_alive(int(match[1])):
+                    continue
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+                    say(f"Dropped {name}, left by a test run that is gone")
+                except psycopg.Error as error:
+                    say(f"Kept {name}: {str(error).strip()}")
+    if services.plan["redis"] != "env":
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        stale = []
+        for pattern in ("test-*", "_kombu.binding*.test-*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                match = RUN_REDIS_KEY.fullmatch(key)
+                if match and not _pid_alive(int(match[1])):
+                    stale.append(key)
+        for start in range(0, len(stale), 500):
+            client.delete(*stale[start : start + 500])
+        if stale:
+            say(f"Removed {len(stale)} Redis keys left by test runs that are gone")
+
+
 def command_test(args: list[str]) -> int:
     os.environ["STEPDOWN_ENV"] = "test"
     # pytest shares our process group, so a terminal Ctrl-C reaches it directly and it reports what ran;
@@ -550,6 +601,7 @@ def in_venv(command: str, args: list[str]) -> int:
             provision(services)
         if command == "run":
             return command_run()
+        drop_stale_test_runs(services)
         return command_test(args)
     except Stop:
         return 130

@@ -7,6 +7,7 @@ People: `clinic_a`/`clinic_b`, with one member per role in each (`staff_a[Role.N
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
 from django.test.utils import setup_databases, teardown_databases
@@ -17,8 +18,100 @@ from clinic.tenancy.roles import Role
 PASSWORD = "correct-horse-battery-staple"
 
 
+def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        _name_this_run(os.getpid())
+    else:
+        _isolate_xdist_worker(worker)
+    _share_the_middleware_chain()
+
+
+def _share_the_middleware_chain() -> None:
+    """Every test Client builds its middleware on its first request, and WhiteNoise's walks every static
+    file then: ~40 ms per Client, thousands of Clients per run (half a role-matrix case). Build it once,
+    as a server process does; any settings change (`settings` fixture, override_settings) starts afresh."""
+    from django.core.signals import setting_changed
+    from django.test.client import ClientHandler
+
+    built: dict[str, tuple] = {}
+    build = ClientHandler.load_middleware
+    parts = ("_view_middleware", "_template_response_middleware", "_exception_middleware")
+
+    def load_middleware(self, is_async=False):
+        if is_async:
+            return build(self, is_async)
+        if "chain" not in built:
+            build(self)
+            # The chain calls back into the handler that built it; that one's lists go with it.
+            built["chain"] = (self._middleware_chain, *(getattr(self, part) for part in parts))
+        chain, *lists = built["chain"]
+        for part, value in zip(parts, lists, strict=True):
+            setattr(self, part, value)
+        self._middleware_chain = chain
+
+    def forget(**kwargs):
+        built.clear()
+
+    ClientHandler.load_middleware = load_middleware
+    setting_changed.connect(forget, weak=False)
+
+
+def _name_this_run(pid: int) -> None:
+    """Unless the caller chose them, this run's test database, cache prefix and Celery queue carry its pid,
+    so two runs (or a run beside `dev.py run`, whose worker listens on `stepdown`) never share one.
+
+    `python3 dev.py test` drops what a killed run left behind (these patterns, pid gone). Settings are
+    loaded before any conftest, so the environment alone is too late for this process: change the settings
+    as well (nothing has opened the test database or the cache, or read the Celery config, yet). The
+    environment carries the names to xdist workers and subprocesses (real Celery workers).
+    """
+    names = {
+        "TEST_DATABASE_NAME": f"test_stepdown_{pid}",
+        "CACHE_KEY_PREFIX": f"test-{pid}",
+        "CELERY_QUEUE": f"test-{pid}",
+    }
+    for name, value in names.items():
+        os.environ.setdefault(name, value)
+    _use_names(
+        database=os.environ["TEST_DATABASE_NAME"],
+        prefix=os.environ["CACHE_KEY_PREFIX"],
+        queue=os.environ["CELERY_QUEUE"],
+    )
+
+
+def _isolate_xdist_worker(worker: str) -> None:
+    """Each xdist worker: its own cache prefix and queue (`-gw<n>`) beside its own database (pytest-django's
+    `_gw<n>` suffix, see django_db_setup), so workers never clear or consume each other's keys."""
+    from django.conf import settings
+
+    _use_names(
+        database=settings.DATABASES["default"]["TEST"]["NAME"],
+        prefix=f"{os.environ['CACHE_KEY_PREFIX']}-{worker}",
+        queue=f"{os.environ['CELERY_QUEUE']}-{worker}",
+    )
+
+
+def _use_names(*, database: str, prefix: str, queue: str) -> None:
+    from django.conf import settings
+
+    from clinic.celery import app
+
+    settings.DATABASES["default"]["TEST"]["NAME"] = database
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue  # the namespaced key is the one Celery reads
+    os.environ.update(CACHE_KEY_PREFIX=prefix, CELERY_QUEUE=queue)
+    assert app.conf.task_default_queue == queue
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_modify_db_settings, django_db_blocker):
+    """Create and migrate the test database as the owner role.
+
+    `django_db_modify_db_settings` is pytest-django's hook that appends the xdist worker's `_gw<n>` to the
+    test database name; without it two workers would share (and drop) one database.
+    """
     with django_db_blocker.unblock(), owner_connection():
         config = setup_databases(verbosity=0, interactive=False, keepdb=False)
     yield
@@ -26,19 +119,32 @@ def django_db_setup(django_test_environment, django_db_blocker):
         teardown_databases(config, verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def _run_redis():
+    """This run's Redis client; at the end, removes the run's keys: its cache entries and its Celery queue
+    (tasks enqueued on commit with no worker listening would otherwise stay in Redis for good)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    yield client
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    patterns = [f"{settings.CACHES['default']['KEY_PREFIX']}:*", f"{queue}\x06\x16*"]
+    keys = [key for pattern in patterns for key in client.scan_iter(pattern, count=500)]
+    client.delete(*keys, queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(_run_redis):
     """Rate-limit counters and cached census live in Redis; each test starts clean.
 
     Deletes only this run's keys (CACHE_KEY_PREFIX): a FLUSHDB would also empty the Celery broker
     and any other run sharing the Redis server.
     """
     from django.conf import settings
-    from django.core.cache import cache
 
-    client = cache._cache.get_client(write=True)
-    for key in client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
-        client.delete(key)
+    for key in _run_redis.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
+        _run_redis.delete(key)
     yield
 
 

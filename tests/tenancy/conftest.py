@@ -30,12 +30,11 @@ def world(django_db_setup, django_db_blocker):
                 # An unregistered kwarg: that route's own tests fail with the explanation.
                 with contextlib.suppress(LookupError):
                     built.prepare(route)
+            # Every credential the tests use, made once: a session and a token per role and for all roles.
             for clinic in (built.a, built.b):
-                built.member(clinic, list(Role))
-                for role in Role:
-                    built.member(clinic, [role])
-                    built.token_client(clinic, [role])
-                built.token_client(clinic, list(Role))
+                for roles in [[role] for role in Role] + [list(Role)]:
+                    built.session(clinic, roles)
+                    built.token_client(clinic, roles)
             built.freeze()
             yield built
         finally:

@@ -3,21 +3,26 @@
 Routes come from the URL resolver (tests/tenancy/routes.py) and objects from the registry
 (tests/tenancy/registry.py), so a route added later is a new test id here without editing this file.
 A member of clinic A holding every role, or a token of clinic A with every role, must get 404 (or 405
-for a method the route does not offer) for anything of clinic B, and clinic B's rows must not change.
+for a method the route does not offer) for anything of clinic B, and those refused requests write nothing
+at all (a query capture, tests/tenancy/writes.py). That is stricter than the snapshot of clinic B's rows it
+replaced: it sees every table of every clinic, audit rows included, and writes a rollback would undo.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
-from tests.tenancy.registry import snapshot
 from tests.tenancy.routes import API_ROUTES, CLINIC_ROUTES, HTTP_METHODS, PLATFORM_ROUTES, Route
 from tests.tenancy.world import World, send
+from tests.tenancy.writes import REQUEST_BOOKKEEPING, capture_writes
 
 pytestmark = pytest.mark.django_db
 
 ALL_ROLES = list(Role)
+# Not even an audit row: a request about another clinic's objects is answered like one for no object.
+MAY_WRITE = REQUEST_BOOKKEEPING
 
 # Routes outside /c/<clinic>/ and /api/v1/ must be listed here with the reason they hold no clinic data.
 # (prefix, view modules allowed under it, reason)
@@ -109,10 +114,10 @@ def _assert_refused(route: Route, world: World, client, *, slug_of, objects_of) 
 @pytest.mark.parametrize("route", CLINIC_ROUTES, ids=str)
 def test_other_clinic_slug_is_404(route: Route, world, intruder):
     world.prepare(route)
-    before = snapshot(world.b)
-    for objects_of in (world.b, world.a):
-        _assert_refused(route, world, intruder, slug_of=world.b, objects_of=objects_of)
-    assert snapshot(world.b) == before, "clinic B's rows changed"
+    with capture_writes(allowed=MAY_WRITE) as writes:
+        for objects_of in (world.b, world.a):
+            _assert_refused(route, world, intruder, slug_of=world.b, objects_of=objects_of)
+    assert not writes, f"a refused request wrote: {writes.describe()}"
 
 
 OBJECT_ROUTES = [route for route in CLINIC_ROUTES if any(name != "clinic_slug" for name in route.kwargs)]
@@ -121,9 +126,9 @@ OBJECT_ROUTES = [route for route in CLINIC_ROUTES if any(name != "clinic_slug" f
 @pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
 def test_own_slug_with_other_clinics_objects_is_404(route: Route, world, intruder):
     world.prepare(route)
-    before = snapshot(world.b)
-    _assert_refused(route, world, intruder, slug_of=world.a, objects_of=world.b)
-    assert snapshot(world.b) == before, "clinic B's rows changed"
+    with capture_writes(allowed=MAY_WRITE) as writes:
+        _assert_refused(route, world, intruder, slug_of=world.a, objects_of=world.b)
+    assert not writes, f"a refused request wrote: {writes.describe()}"
 
 
 # --- API routes under /api/v1/ ----------------------------------------------------------------------------
@@ -165,36 +170,51 @@ def test_api_session_in_clinic_a_cannot_touch_clinic_b(route: Route, world):
 def _api_walk(route: Route, world: World, client, **headers) -> None:
     offered = route.actions
     world.prepare(route)
-    before = snapshot(world.b)
     if _is_detail(route):
         own = send(
             client, "get", world.url(route, slug_of=world.a, objects_of=world.a), json_body=True, **headers
         )
         assert own.status_code == 200, f"positive control: own object answers {own.status_code}"
         url = world.url(route, slug_of=world.a, objects_of=world.b)
-        for method in HTTP_METHODS:
-            response = send(client, method, url, world.valid_data(route), json_body=True, **headers)
-            expected = 404 if method in offered else 405
-            assert response.status_code == expected, f"{method.upper()} {url}: {response.status_code}"
-    else:
-        url = world.url(route, slug_of=world.a, objects_of=world.a)
-        factory = world.factory(route, "pk")
-        own_id, other_id = str(world.obj(world.a, factory).pk), str(world.obj(world.b, factory).pk)
+        data = world.valid_data(route)
+        with capture_writes(allowed=MAY_WRITE) as writes:
+            for method in HTTP_METHODS:
+                response = send(client, method, url, data, json_body=True, **headers)
+                expected = 404 if method in offered else 405
+                assert response.status_code == expected, f"{method.upper()} {url}: {response.status_code}"
+        assert not writes, f"a refused request wrote: {writes.describe()}"
+        return
+    url = world.url(route, slug_of=world.a, objects_of=world.a)
+    factory = world.factory(route, "pk")
+    own_id, other_id = str(world.obj(world.a, factory).pk), str(world.obj(world.b, factory).pk)
+    with capture_writes(allowed=MAY_WRITE) as writes:
         for method in HTTP_METHODS:
             if method not in offered:
                 response = send(client, method, url, {}, json_body=True, **headers)
                 assert response.status_code == 405, f"{method.upper()} {url}: {response.status_code}"
-        if "get" in offered:
-            response = send(client, "get", url + "?page_size=200", json_body=True, **headers)
-            assert response.status_code == 200
-            ids = _ids_in(response)
-            assert own_id in ids, "positive control: clinic A's object is listed"
-            assert other_id not in ids, "clinic B's object is listed to clinic A"
-        if "post" in offered:
-            data = {**world.valid_data(route), "clinic": world.b.pk, "clinic_id": world.b.pk}
-            response = send(client, "post", url, data, json_body=True, **headers)
-            assert response.status_code in (201, 400), response.status_code
-    assert snapshot(world.b) == before, "clinic B's rows changed"
+    assert not writes, f"a refused request wrote: {writes.describe()}"
+    if "get" in offered:
+        response = send(client, "get", url + "?page_size=200", json_body=True, **headers)
+        assert response.status_code == 200
+        ids = _ids_in(response)
+        assert own_id in ids, "positive control: clinic A's object is listed"
+        assert other_id not in ids, "clinic B's object is listed to clinic A"
+    if "post" in offered:
+        _assert_create_lands_in_a(route, world, client, url, headers)
+
+
+def _assert_create_lands_in_a(route: Route, world: World, client, url: str, headers) -> None:
+    """A create whose body names clinic B is made in clinic A (the clinic of the credential) or refused."""
+    data = {**world.valid_data(route), "clinic": world.b.pk, "clinic_id": world.b.pk}
+    response = send(client, "post", url, data, json_body=True, **headers)
+    assert response.status_code in (201, 400), response.status_code
+    if response.status_code == 201:
+        model = route.viewset.model
+        made = response.json()["id"]
+        with tenant_context(world.a):
+            assert model._base_manager.filter(pk=made).exists(), f"{model._meta.label} {made} not in A"
+        with tenant_context(world.b):
+            assert not model._base_manager.filter(pk=made).exists(), f"{model._meta.label} {made} in B"
 
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=str)
@@ -202,17 +222,13 @@ def test_api_session_naming_another_clinic_is_404(route: Route, world):
     """A session user of clinic A who names clinic B in X-Stepdown-Clinic is not a member there: 404."""
     client = world.session(world.a, ALL_ROLES)
     world.prepare(route)
-    before = snapshot(world.b)
-    for objects_of in (world.a, world.b):
-        url = world.url(route, slug_of=world.a, objects_of=objects_of)
-        for method in route.actions:
-            response = send(
-                client,
-                method,
-                url,
-                world.valid_data(route),
-                json_body=True,
-                **{"X-Stepdown-Clinic": world.b.slug},
-            )
-            assert response.status_code == 404, f"{method.upper()} {url}: {response.status_code}"
-    assert snapshot(world.b) == before, "clinic B's rows changed"
+    data = world.valid_data(route)
+    with capture_writes(allowed=MAY_WRITE) as writes:
+        for objects_of in (world.a, world.b):
+            url = world.url(route, slug_of=world.a, objects_of=objects_of)
+            for method in route.actions:
+                response = send(
+                    client, method, url, data, json_body=True, **{"X-Stepdown-Clinic": world.b.slug}
+                )
+                assert response.status_code == 404, f"{method.upper()} {url}: {response.status_code}"
+    assert not writes, f"a refused request wrote: {writes.describe()}"

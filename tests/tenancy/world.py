@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model
 from django.test import Client
 
@@ -29,6 +30,7 @@ class World:
         self._objects: dict[tuple[int, type[Model]], Model] = {}
         self._members: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._tokens: dict[tuple[int, tuple[str, ...]], str] = {}
+        self._sessions: dict[tuple[int, tuple[str, ...]], str] = {}
         self._frozen = False
 
     def freeze(self) -> None:
@@ -53,7 +55,7 @@ class World:
         return made
 
     def prepare(self, route: Route) -> None:
-        """Create the route's objects in both clinics now, before anyone snapshots a clinic."""
+        """Create the route's objects in both clinics now, before a test captures what its requests write."""
         names = self.object_kwargs(route) or (["pk"] if route.viewset is not None else [])
         for clinic in (self.a, self.b):
             for name in names:
@@ -100,8 +102,21 @@ class World:
         return user
 
     def session(self, clinic: Clinic, roles: Iterable[str]) -> Client:
+        """A browser signed in as the member with `roles`. The sign-in happens once per member, while the
+        world is built (its session row lives as long as the world); each call gets a fresh Client holding
+        that session cookie, so no test sees another's cookies and whatever a request does to the session
+        is rolled back with the test."""
+        key = (clinic.pk, tuple(sorted(roles)))
+        session_key = self._sessions.get(key)
+        if session_key is None:
+            signed_in = Client(raise_request_exception=True)
+            signed_in.force_login(self.member(clinic, roles))
+            session_key = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+            if self._frozen:
+                return signed_in
+            self._sessions[key] = session_key
         client = Client(raise_request_exception=True)
-        client.force_login(self.member(clinic, roles))
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
         return client
 
     def token_client(self, clinic: Clinic, roles: Iterable[str]) -> Client:
