@@ -134,17 +134,26 @@ def _run_redis():
     client.delete(*keys, queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
+def _uses_database(request) -> bool:
+    # `db`, `transactional_db` and module worlds all stand on django_db_setup; the mark asks for it later.
+    marked = request.node.get_closest_marker("django_db") is not None
+    return marked or "django_db_setup" in request.fixturenames
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache(_run_redis):
-    """Rate-limit counters and cached census live in Redis; each test starts clean.
+def _clear_cache(request):
+    """Rate-limit counters and cached census live in Redis; each database test starts clean. Pure tests
+    (no database) never touch Redis, so they run without one.
 
     Deletes only this run's keys (CACHE_KEY_PREFIX): a FLUSHDB would also empty the Celery broker
     and any other run sharing the Redis server.
     """
-    from django.conf import settings
+    if _uses_database(request):
+        from django.conf import settings
 
-    for key in _run_redis.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
-        _run_redis.delete(key)
+        client = request.getfixturevalue("_run_redis")
+        for key in client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
+            client.delete(key)
     yield
 
 
