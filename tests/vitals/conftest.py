@@ -1,4 +1,6 @@
-"""Fixtures for the Django side of vitals: a clinic, its nurse, a patient, and helpers to record facts."""
+"""Vitals fixtures: the nurse's browser, and helpers that record readings and scores through the services.
+
+The people and clinics are the shared ones (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +11,14 @@ from django.test import Client
 from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
-from clinic.tenancy.roles import Role
+from tests.conftest import client_for
 
 NORMAL = {"systolic_bp": 122, "diastolic_bp": 78, "heart_rate": 72, "respiratory_rate": 16, "spo2": 98}
 
 
 @pytest.fixture
-def nurse(staff_a):
-    return staff_a[Role.NURSE]
-
-
-@pytest.fixture
-def nurse_client(nurse):
-    client = Client(raise_request_exception=True)
-    client.force_login(nurse)
-    return client
-
-
-def client_for(user) -> Client:
-    client = Client(raise_request_exception=True)
-    client.force_login(user)
-    return client
+def nurse_client(nurse) -> Client:
+    return client_for(nurse)
 
 
 def record(clinic, patient, *, actor=None, minutes_ago=10, values=None, **extra):

@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from api.services import api_client_create
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
+from tests.conftest import token_client
 from tests.vitals.conftest import record, score
 from vitals.models import InstrumentResult, VitalReading, VitalValue
 
@@ -22,15 +22,9 @@ RESULTS = "/api/v1/instrument-results/"
 PROBLEM = "application/problem+json"
 
 
-def token_client(clinic, roles=(Role.NURSE,)) -> Client:
-    with tenant_context(clinic):
-        _, token = api_client_create(actor=None, name="Bedside monitor", roles=list(roles))
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
 @pytest.fixture
 def api(clinic_a) -> Client:
-    return token_client(clinic_a)
+    return token_client(clinic_a, Role.NURSE, name="Bedside monitor")
 
 
 def post(client: Client, url: str, body) -> object:
@@ -168,7 +162,7 @@ def test_bad_answers_are_400_and_write_nothing(clinic_a, patient_a, api, change,
 
 
 def test_roles_without_vitals_permission_are_refused(clinic_a, patient_a):
-    admissions = token_client(clinic_a, roles=(Role.ADMISSIONS,))
+    admissions = token_client(clinic_a, Role.ADMISSIONS, name="Bedside monitor")
     assert admissions.get(READINGS).status_code == 403
     assert post(admissions, READINGS, reading_body(patient_a)).status_code == 403
 

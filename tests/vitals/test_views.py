@@ -10,7 +10,8 @@ from django.utils import timezone
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
-from tests.vitals.conftest import client_for, record, score
+from tests.conftest import client_for
+from tests.vitals.conftest import record, score
 from vitals.models import InstrumentResult, VitalReading, VitalThresholdSettings
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from clinic.tenancy.models import Clinic
-from clinic.tenancy.roles import Role
 from tests.clinic.accounts.helpers import clinic_audit_events, staff_url
 
 pytestmark = pytest.mark.django_db
@@ -18,25 +17,19 @@ VALID = {
 }
 
 
-@pytest.fixture
-def admin_client(client, staff_a):
-    client.force_login(staff_a[Role.CLINIC_ADMIN])
-    return client
-
-
 def snapshot(clinic) -> tuple:
     fresh = Clinic.objects.get(pk=clinic.pk)
     return fresh.name, fresh.timezone, fresh.idle_timeout_minutes, fresh.require_mfa
 
 
-def test_settings_page_shows_current_values(admin_client, clinic_a):
-    page = admin_client.get(staff_url(clinic_a, "settings"))
+def test_settings_page_shows_current_values(clinic_admin_client, clinic_a):
+    page = clinic_admin_client.get(staff_url(clinic_a, "settings"))
     assert page.status_code == 200
     assert b'value="America/New_York"' in page.content and b'for="id_idle_timeout_minutes"' in page.content
 
 
-def test_valid_change_is_saved_and_audited(admin_client, clinic_a):
-    response = admin_client.post(staff_url(clinic_a, "settings"), VALID)
+def test_valid_change_is_saved_and_audited(clinic_admin_client, clinic_a):
+    response = clinic_admin_client.post(staff_url(clinic_a, "settings"), VALID)
     assert response.status_code == 302
     assert snapshot(clinic_a) == ("Alder Clinic", "America/Chicago", 30, True)
     [event] = clinic_audit_events(clinic_a)
@@ -56,9 +49,11 @@ def test_valid_change_is_saved_and_audited(admin_client, clinic_a):
         ("name", "x" * 201, "at most 200"),
     ],
 )
-def test_bad_values_are_form_errors_and_nothing_is_saved(admin_client, clinic_a, field, value, message):
+def test_bad_values_are_form_errors_and_nothing_is_saved(
+    clinic_admin_client, clinic_a, field, value, message
+):
     before = snapshot(clinic_a)
-    response = admin_client.post(staff_url(clinic_a, "settings"), {**VALID, field: value})
+    response = clinic_admin_client.post(staff_url(clinic_a, "settings"), {**VALID, field: value})
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert list(errors) == [field], errors

@@ -22,23 +22,19 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "tapering-slowly-42-weeks"
 
 
-@pytest.fixture
-def admin_client(client, staff_a):
-    client.force_login(staff_a[Role.CLINIC_ADMIN])
-    return client
-
-
-def invite(admin_client, clinic, capture, email="new.nurse@example.org", roles=("nurse",)):
+def invite(clinic_admin_client, clinic, capture, email="new.nurse@example.org", roles=("nurse",)):
     with capture(execute=True):
-        response = admin_client.post(staff_url(clinic, "invite"), {"email": email, "roles": list(roles)})
+        response = clinic_admin_client.post(
+            staff_url(clinic, "invite"), {"email": email, "roles": list(roles)}
+        )
     return response
 
 
 def test_admin_invites_and_email_carries_signed_link(
-    admin_client, clinic_a, django_capture_on_commit_callbacks
+    clinic_admin_client, clinic_a, django_capture_on_commit_callbacks
 ):
     response = invite(
-        admin_client, clinic_a, django_capture_on_commit_callbacks, roles=("nurse", "psychiatrist")
+        clinic_admin_client, clinic_a, django_capture_on_commit_callbacks, roles=("nurse", "psychiatrist")
     )
     assert response.status_code == 302
     invitation = Invitation.objects.get(clinic=clinic_a, email="new.nurse@example.org")
@@ -47,31 +43,31 @@ def test_admin_invites_and_email_carries_signed_link(
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new.nurse@example.org"]
     path = last_invite_path()
     assert invitation.token_hash not in path  # the hash never leaves the database
-    page = admin_client.get(staff_url(clinic_a, "staff"))
+    page = clinic_admin_client.get(staff_url(clinic_a, "staff"))
     assert b"new.nurse@example.org" in page.content
 
 
 def test_new_person_accepts_with_name_and_password(
-    admin_client, clinic_a, django_capture_on_commit_callbacks
+    clinic_admin_client, clinic_a, django_capture_on_commit_callbacks
 ):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     path = last_invite_path()
-    admin_client.logout()
+    clinic_admin_client.logout()
 
-    assert admin_client.get(path).status_code == 200
-    weak = admin_client.post(
+    assert clinic_admin_client.get(path).status_code == 200
+    weak = clinic_admin_client.post(
         path, {"full_name": "Nia Nurse", "password1": "12345678", "password2": "12345678"}
     )
     assert weak.status_code == 200
     assert weak.context["form"].errors["password1"]
     assert not User.objects.filter(email="new.nurse@example.org").exists()
 
-    mismatch = admin_client.post(
+    mismatch = clinic_admin_client.post(
         path, {"full_name": "Nia Nurse", "password1": NEW_PASSWORD, "password2": "other"}
     )
     assert "password2" in mismatch.context["form"].errors
 
-    done = admin_client.post(
+    done = clinic_admin_client.post(
         path, {"full_name": "Nia Nurse", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     )
     assert done.status_code == 302
@@ -83,9 +79,9 @@ def test_new_person_accepts_with_name_and_password(
     assert membership.roles == ["nurse"] and membership.is_active
     assert Invitation.objects.get(email=user.email).accepted_by == user
     # Signed in straight away, and the dashboard opens.
-    assert admin_client.get(done["Location"]).status_code == 200
+    assert clinic_admin_client.get(done["Location"]).status_code == 200
 
-    used = admin_client.get(path)
+    used = clinic_admin_client.get(path)
     assert used.status_code == 410
     assert b"already been used" in used.content
 
@@ -127,23 +123,23 @@ def test_existing_user_must_sign_in_as_that_email(
     assert Membership.objects.get(user=existing, clinic=clinic_b).is_active  # other clinic untouched
 
 
-def test_expired_link_is_refused(admin_client, clinic_a, django_capture_on_commit_callbacks):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+def test_expired_link_is_refused(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks):
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    admin_client.logout()
-    response = admin_client.get(last_invite_path())
+    clinic_admin_client.logout()
+    response = clinic_admin_client.get(last_invite_path())
     assert response.status_code == 410 and b"expired" in response.content
     assert not User.objects.filter(email="new.nurse@example.org").exists()
 
 
-def test_revoked_link_is_refused(admin_client, clinic_a, django_capture_on_commit_callbacks):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+def test_revoked_link_is_refused(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks):
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     invitation = Invitation.objects.get()
-    revoke = admin_client.post(staff_url(clinic_a, "invitation-revoke", invitation_id=invitation.pk))
+    revoke = clinic_admin_client.post(staff_url(clinic_a, "invitation-revoke", invitation_id=invitation.pk))
     assert revoke.status_code == 302
-    admin_client.logout()
+    clinic_admin_client.logout()
     path = last_invite_path()
-    response = admin_client.post(
+    response = clinic_admin_client.post(
         path, {"full_name": "N", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     )
     assert response.status_code == 410 and b"withdrawn" in response.content
@@ -151,8 +147,8 @@ def test_revoked_link_is_refused(admin_client, clinic_a, django_capture_on_commi
 
 
 @pytest.mark.parametrize("tamper", ["signature", "token"])
-def test_tampered_link_is_refused(admin_client, clinic_a, django_capture_on_commit_callbacks, tamper):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+def test_tampered_link_is_refused(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks, tamper):
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     path = last_invite_path()
     invitation = Invitation.objects.get()
     if tamper == "signature":
@@ -160,29 +156,31 @@ def test_tampered_link_is_refused(admin_client, clinic_a, django_capture_on_comm
         bad = f"/invite/{signed[:-3]}{'A' if signed[-3] != 'A' else 'B'}{signed[-2:]}/"
     else:  # correctly signed, but not the secret that was issued
         bad = "/invite/" + signing.dumps({"i": invitation.pk, "t": "guessed"}, salt=INVITATION_SALT) + "/"
-    admin_client.logout()
-    response = admin_client.post(
+    clinic_admin_client.logout()
+    response = clinic_admin_client.post(
         bad, {"full_name": "N", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     )
     assert response.status_code == 410 and b"not valid" in response.content
     assert Invitation.objects.get().accepted_at is None
 
 
-def test_reinvite_replaces_open_invitation(admin_client, clinic_a, django_capture_on_commit_callbacks):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+def test_reinvite_replaces_open_invitation(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks):
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     first = last_invite_path()
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks, roles=("admissions",))
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks, roles=("admissions",))
     assert Invitation.objects.filter(revoked_at__isnull=True).get().roles == ["admissions"]
-    admin_client.logout()
-    assert admin_client.get(first).status_code == 410
+    clinic_admin_client.logout()
+    assert clinic_admin_client.get(first).status_code == 410
 
 
-def test_invite_form_errors(admin_client, clinic_a, staff_a, django_capture_on_commit_callbacks):
+def test_invite_form_errors(clinic_admin_client, clinic_a, staff_a, django_capture_on_commit_callbacks):
     member = invite(
-        admin_client, clinic_a, django_capture_on_commit_callbacks, email=staff_a[Role.NURSE].email
+        clinic_admin_client, clinic_a, django_capture_on_commit_callbacks, email=staff_a[Role.NURSE].email
     )
     assert member.status_code == 200 and "already a member" in str(member.context["invite_form"].errors)
-    bad = admin_client.post(staff_url(clinic_a, "invite"), {"email": "not-an-email", "roles": ["wizard"]})
+    bad = clinic_admin_client.post(
+        staff_url(clinic_a, "invite"), {"email": "not-an-email", "roles": ["wizard"]}
+    )
     assert set(bad.context["invite_form"].errors) == {"email", "roles"}
     assert not Invitation.objects.exists() and not mail.outbox
 
@@ -211,10 +209,12 @@ def test_cannot_revoke_other_clinics_invitation(
     assert invitation.revoked_at is None
 
 
-def test_password_is_never_in_email_or_db_plain(admin_client, clinic_a, django_capture_on_commit_callbacks):
-    invite(admin_client, clinic_a, django_capture_on_commit_callbacks)
+def test_password_is_never_in_email_or_db_plain(
+    clinic_admin_client, clinic_a, django_capture_on_commit_callbacks
+):
+    invite(clinic_admin_client, clinic_a, django_capture_on_commit_callbacks)
     path = last_invite_path()
-    admin_client.logout()
-    admin_client.post(path, {"full_name": "Nia", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    clinic_admin_client.logout()
+    clinic_admin_client.post(path, {"full_name": "Nia", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert User.objects.get(email="new.nurse@example.org").password != NEW_PASSWORD
     assert PASSWORD not in mail.outbox[0].body

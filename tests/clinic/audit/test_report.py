@@ -24,7 +24,7 @@ EXPORT_URL = "/c/clinic-a/audit/export.csv"
 
 
 @pytest.fixture
-def auditor(client, staff_a):
+def auditor_client(client, staff_a):
     client.force_login(staff_a[Role.AUDITOR])
     return client
 
@@ -52,13 +52,13 @@ def test_nurse_forbidden_and_other_clinic_not_found(client, clinic_a, clinic_b, 
 
 
 def test_page_shows_readable_columns_and_only_this_clinic(
-    auditor, clinic_a, clinic_b, staff_a, patient_a, patient_b
+    auditor_client, clinic_a, clinic_b, staff_a, patient_a, patient_b
 ):
     with tenant_context(clinic_a):
         audit(actor=staff_a[Role.NURSE], action="view", obj=patient_a, patient=patient_a)
     with tenant_context(clinic_b):
         audit(actor=None, action="view", obj=patient_b, patient=patient_b, detail={"secret": "birch-only"})
-    response = auditor.get(URL)
+    response = auditor_client.get(URL)
     page = response.content.decode()
     assert response.status_code == 200
     assert staff_a[Role.NURSE].display_name in page and "Viewed" in page
@@ -66,15 +66,15 @@ def test_page_shows_readable_columns_and_only_this_clinic(
     assert "birch-only" not in page and str(patient_b.pk) not in page
 
 
-def test_times_are_shown_in_the_clinic_time_zone(auditor, clinic_a):
+def test_times_are_shown_in_the_clinic_time_zone(auditor_client, clinic_a):
     clinic_a.timezone = "Asia/Tokyo"
     clinic_a.save()
     (event,) = add_events(clinic_a, 1)
     local = event.occurred_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
-    assert local.strftime("%Y-%m-%d %H:%M:%S JST") in auditor.get(URL).content.decode()
+    assert local.strftime("%Y-%m-%d %H:%M:%S JST") in auditor_client.get(URL).content.decode()
 
 
-def test_filters(auditor, clinic_a, staff_a, patient_a):
+def test_filters(auditor_client, clinic_a, staff_a, patient_a):
     other = make_patient(clinic_a, first_name="Other", mrn="SD-777777")
     nurse, admin = staff_a[Role.NURSE], staff_a[Role.CLINIC_ADMIN]
     with tenant_context(clinic_a):
@@ -83,7 +83,7 @@ def test_filters(auditor, clinic_a, staff_a, patient_a):
         listed = audit(actor=admin, action="list", object_type="patients.patient")
 
     def shown(**params) -> set[int]:
-        response = auditor.get(URL, params)
+        response = auditor_client.get(URL, params)
         assert response.status_code == 200
         return {event.pk for event in response.context["page"].events}
 
@@ -99,46 +99,48 @@ def test_filters(auditor, clinic_a, staff_a, patient_a):
     assert shown(date_to=today - timedelta(days=2)) == set()
 
 
-def test_bad_filters_show_errors_and_no_rows(auditor, clinic_a):
+def test_bad_filters_show_errors_and_no_rows(auditor_client, clinic_a):
     add_events(clinic_a, 2)
-    response = auditor.get(URL, {"patient": "SD-NOPE", "date_from": "2026-02-02", "date_to": "2026-01-01"})
+    response = auditor_client.get(
+        URL, {"patient": "SD-NOPE", "date_from": "2026-02-02", "date_to": "2026-01-01"}
+    )
     assert response.status_code == 200
     assert response.context["page"] is None
     page = response.content.decode()
     assert "No patient with MRN or id" in page and "end date is before the start date" in page
-    assert auditor.get(URL, {"date_from": "yesterday"}).status_code == 200
-    assert auditor.get(URL, {"before": "garbage", "after": "9999999999999999999_x"}).status_code == 200
+    assert auditor_client.get(URL, {"date_from": "yesterday"}).status_code == 200
+    assert auditor_client.get(URL, {"before": "garbage", "after": "9999999999999999999_x"}).status_code == 200
 
 
-def test_viewing_the_report_is_itself_audited(auditor, clinic_a, staff_a):
+def test_viewing_the_report_is_itself_audited(auditor_client, clinic_a, staff_a):
     add_events(clinic_a, 1)
-    response = auditor.get(URL, {"action": "view"})
+    response = auditor_client.get(URL, {"action": "view"})
     assert len(response.context["page"].events) == 1  # its own event is written after the read
     (own,) = clinic_events(clinic_a, action="list", object_type="audit.auditevent")
     assert own.actor_id == staff_a[Role.AUDITOR].pk and own.detail["filters"] == {"action": "view"}
 
 
-def test_keyset_paging_walks_every_event_once(auditor, clinic_a, monkeypatch):
+def test_keyset_paging_walks_every_event_once(auditor_client, clinic_a, monkeypatch):
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
     created = add_events(clinic_a, 10)
     seen, params = [], {"action": "view"}
     while True:
-        page = auditor.get(URL, params).context["page"]
+        page = auditor_client.get(URL, params).context["page"]
         seen += [event.pk for event in page.events]
         if page.older is None:
             break
         params = {"action": "view", "before": page.older.token()}
     assert seen == [event.pk for event in reversed(created)]
-    back = auditor.get(URL, {"action": "view", "after": page.newer.token()}).context["page"]
+    back = auditor_client.get(URL, {"action": "view", "after": page.newer.token()}).context["page"]
     assert [event.pk for event in back.events] == seen[4:8]
 
 
-def test_csv_export_contains_the_filtered_rows_and_is_audited(auditor, clinic_a, staff_a, patient_a):
+def test_csv_export_contains_the_filtered_rows_and_is_audited(auditor_client, clinic_a, staff_a, patient_a):
     nurse = staff_a[Role.NURSE]
     with tenant_context(clinic_a):
         wanted = audit(actor=nurse, action="view", obj=patient_a, patient=patient_a, detail={"q": "=cmd()"})
         audit(actor=nurse, action="list", object_type="patients.patient")
-    response = auditor.get(EXPORT_URL, {"patient": patient_a.mrn})
+    response = auditor_client.get(EXPORT_URL, {"patient": patient_a.mrn})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert 'attachment; filename="audit-clinic-a-' in response["Content-Disposition"]
@@ -159,18 +161,18 @@ def test_csv_cells_cannot_carry_spreadsheet_formulas():
     assert exports._cell("plain@example.org") == "plain@example.org"
 
 
-def test_export_over_the_limit_is_refused_with_a_message(auditor, clinic_a, monkeypatch):
+def test_export_over_the_limit_is_refused_with_a_message(auditor_client, clinic_a, monkeypatch):
     monkeypatch.setattr(exports, "EXPORT_ROW_LIMIT", 3)
     add_events(clinic_a, 4)
-    response = auditor.get(EXPORT_URL, {"action": "view"}, follow=True)
+    response = auditor_client.get(EXPORT_URL, {"action": "view"}, follow=True)
     assert response.redirect_chain[-1][0].startswith(URL + "?action=view")
     assert "More than 3 events match" in response.content.decode()
     assert clinic_events(clinic_a, action="export") == []
-    assert auditor.get(EXPORT_URL, {"action": "view", "request_id": "x"}).status_code == 200
+    assert auditor_client.get(EXPORT_URL, {"action": "view", "request_id": "x"}).status_code == 200
 
 
-def test_export_with_bad_filters_redirects_back(auditor, clinic_a):
-    response = auditor.get(EXPORT_URL, {"patient": "SD-NOPE"})
+def test_export_with_bad_filters_redirects_back(auditor_client, clinic_a):
+    response = auditor_client.get(EXPORT_URL, {"patient": "SD-NOPE"})
     assert response.status_code == 302 and response["Location"].startswith(URL)
 
 
@@ -198,18 +200,18 @@ def _queries_for_report(client, clinic, staff, count: int) -> list[str]:
     return _data_queries(captured)
 
 
-def test_report_query_count_stays_flat_as_events_grow(auditor, clinic_a, staff_a):
-    few = _queries_for_report(auditor, clinic_a, staff_a, 10)
-    many = _queries_for_report(auditor, clinic_a, staff_a, 200)
+def test_report_query_count_stays_flat_as_events_grow(auditor_client, clinic_a, staff_a):
+    few = _queries_for_report(auditor_client, clinic_a, staff_a, 10)
+    many = _queries_for_report(auditor_client, clinic_a, staff_a, 200)
     assert len(many) == len(few) <= 6, many
 
 
-def test_export_query_count_stays_flat(auditor, clinic_a, staff_a, patient_a):
+def test_export_query_count_stays_flat(auditor_client, clinic_a, staff_a, patient_a):
     def export_queries(count: int) -> list[str]:
         add_events(clinic_a, count, actor=staff_a[Role.NURSE], patient=patient_a)
-        assert auditor.get(EXPORT_URL).status_code == 200
+        assert auditor_client.get(EXPORT_URL).status_code == 200
         with CaptureQueriesContext(connection) as captured:
-            assert auditor.get(EXPORT_URL).status_code == 200
+            assert auditor_client.get(EXPORT_URL).status_code == 200
         assert len(captured) <= 25
         return _data_queries(captured)
 

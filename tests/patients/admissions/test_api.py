@@ -6,15 +6,14 @@ import datetime
 import json
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from api.services import api_client_create
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.admissions.models import Inquiry, InquiryStageChange, ReportedBenzodiazepine
 from patients.admissions.services import inquiry_convert_to_patient
 from patients.models import CareEpisode
+from tests.conftest import token_client
 from tests.patients.admissions.conftest import make_inquiry, walk_to
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +31,6 @@ VALID = {
     "benzodiazepines": [{"drug": "lorazepam", "daily_dose_mg": "2.5"}],
     "other_substances": ["alcohol"],
 }
-
-
-def token_client(clinic, *roles) -> Client:
-    with tenant_context(clinic):
-        _, token = api_client_create(actor=None, name="Referral portal", roles=list(roles))
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def post(client, url, body):

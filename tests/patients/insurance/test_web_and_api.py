@@ -13,15 +13,10 @@ from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.insurance.models import BenefitVerification, Coverage, EligibilityCheck
+from tests.conftest import client_for
 from tests.patients.insurance.conftest import answer_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(clinic, name, **kw) -> str:

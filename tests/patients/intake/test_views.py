@@ -25,11 +25,6 @@ def url(clinic, tail: str) -> str:
 
 
 @pytest.fixture
-def clinician(staff_a):
-    return staff_a[Role.CLINICIAN]
-
-
-@pytest.fixture
 def as_clinician(client, clinician):
     client.force_login(clinician)
     return client

@@ -1,15 +1,13 @@
-"""Fixtures for taper documents: an active plan made through the services, and the care team."""
+"""Fixtures for taper documents: an active plan made through the services (the care team is the shared one,
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
-from django.test import Client
 
-from clinic.tenancy.roles import Role
 from taper.services import PlanInput
-from tests.conftest import make_member
 from tests.taper.factories import make_taper_plan
 from tests.taper.factories import plan_input as factory_input
 
@@ -31,16 +29,6 @@ def plan_input(**changes) -> PlanInput:
     return factory_input(**values)
 
 
-@pytest.fixture
-def psychiatrist(clinic_a):
-    return make_member(clinic_a, Role.PSYCHIATRIST)
-
-
-@pytest.fixture
-def nurse(clinic_a):
-    return make_member(clinic_a, Role.NURSE)
-
-
 def make_active_plan(clinic, patient, psychiatrist, **changes):
     return make_taper_plan(clinic, patient, psychiatrist, status="active", data=plan_input(**changes))
 
@@ -48,9 +36,3 @@ def make_active_plan(clinic, patient, psychiatrist, **changes):
 @pytest.fixture
 def active_plan(clinic_a, patient_a, psychiatrist):
     return make_active_plan(clinic_a, patient_a, psychiatrist)
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client

@@ -20,10 +20,10 @@ from patients.consent.models import Disclosure
 from taper import documents, services
 from taper.catalogue import EquivalenceTable, load_catalogue
 from taper.models import TaperPlan
-from tests.conftest import make_member
+from tests.conftest import client_for, make_member
 from tests.patients.consent.factories import consent_in, recipient_in
 from tests.pdf_checks import assert_pdf_has_content
-from tests.taper.documents.conftest import START, client_for
+from tests.taper.documents.conftest import START
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)

@@ -1,29 +1,14 @@
-"""Taper plan fixtures: a psychiatrist, a nurse and a clinician in clinic A, and a plan input."""
+"""Taper plan fixtures: a plan input, and a test run inside clinic A (`in_a`). The psychiatrist, nurse and
+clinician are the shared people of clinic A (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from clinic.tenancy.context import tenant_context
-from tests.conftest import make_member
 from tests.taper.factories import START, plan_input
 
 __all__ = ["START", "plan_input"]
-
-
-@pytest.fixture
-def psychiatrist_a(clinic_a):
-    return make_member(clinic_a, "psychiatrist")
-
-
-@pytest.fixture
-def nurse_a(clinic_a):
-    return make_member(clinic_a, "nurse")
-
-
-@pytest.fixture
-def clinician_a(clinic_a):
-    return make_member(clinic_a, "clinician")
 
 
 @pytest.fixture

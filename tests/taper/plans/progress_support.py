@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.test import Client
-
 from clinic.tenancy.context import tenant_context
 from taper import selectors, services
 from taper.models import TaperPlan
@@ -39,12 +37,6 @@ def record_doses(clinic, plan, actor, days: list[int], *, mg: str | None = None)
                 as_planned=None if mg else True,
                 mg_by_drug={"diazepam": mg} if mg else None,
             )
-
-
-def client_for(user) -> Client:
-    client = Client(raise_request_exception=True)
-    client.force_login(user)
-    return client
 
 
 def url(clinic, name: str, plan=None) -> str:

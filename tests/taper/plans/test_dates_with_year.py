@@ -15,8 +15,9 @@ from django.utils import timezone
 from clinic.tenancy.context import clinic_today, tenant_context
 from taper import dates, documents, services
 from taper.models import TaperPlan
+from tests.conftest import client_for
 from tests.pdf_checks import pdf_text
-from tests.taper.plans.progress_support import D, active_plan, client_for, record_doses, today_in
+from tests.taper.plans.progress_support import D, active_plan, record_doses, today_in
 from tests.taper.plans.progress_support import url as progress_url
 from tests.taper.plans.views_support import builder_body, make_plan, url
 
@@ -65,14 +66,14 @@ def start_in_another_year(clinic) -> datetime.date:
 
 
 def test_plan_in_another_year_shows_the_year_on_the_page_and_in_both_pdfs(
-    clinic_a, patient_a, psychiatrist_a, nurse_a
+    clinic_a, patient_a, psychiatrist, nurse
 ):
     start = start_in_another_year(clinic_a)
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="approved", start_date=start)
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="approved", start_date=start)
     end = plan.current_version.end_date
     assert end.year > today_in(clinic_a).year
     first_row = f"{dates.long_date(start)} to {dates.long_date(start + D(days=13))}"  # 14-day steps
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
 
     page = page_text(client.get(url(clinic_a, f"plans/{plan.pk}/")))
     assert f"first step {dates.long_date(start)}" in page  # the banner ("first step Tue Jan 1")
@@ -93,7 +94,7 @@ def test_plan_in_another_year_shows_the_year_on_the_page_and_in_both_pdfs(
         assert_every_date_has_its_year(text, where)
     assert dates.short_date(end) in document_texts(clinic_a, plan)["calendar PDF"]
 
-    preview = client_for(nurse_a).post(
+    preview = client_for(nurse).post(
         url(clinic_a, f"patients/{patient_a.pk}/preview/"), builder_body(start_date=start.isoformat())
     )
     preview_text = page_text(preview)
@@ -101,14 +102,14 @@ def test_plan_in_another_year_shows_the_year_on_the_page_and_in_both_pdfs(
     assert_every_date_has_its_year(preview_text, "builder preview")
 
 
-def test_active_held_plan_pages_show_no_date_without_its_year(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a, days_ago=30)
-    record_doses(clinic_a, plan, nurse_a, [3, 2, 1])
+def test_active_held_plan_pages_show_no_date_without_its_year(clinic_a, patient_a, psychiatrist, nurse):
+    plan = active_plan(clinic_a, patient_a, psychiatrist, days_ago=30)
+    record_doses(clinic_a, plan, nurse, [3, 2, 1])
     today = today_in(clinic_a)
     held_from = today - D(days=1)
     with tenant_context(clinic_a):
         services.plan_hold(
-            actor=psychiatrist_a,
+            actor=psychiatrist,
             plan=plan,
             from_date=held_from,
             days=None,
@@ -116,7 +117,7 @@ def test_active_held_plan_pages_show_no_date_without_its_year(clinic_a, patient_
             today=held_from,
         )
         plan.refresh_from_db()
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
     pages = {
         "plan page": url(clinic_a, f"plans/{plan.pk}/"),
         "version page": url(clinic_a, f"versions/{plan.current_version_id}/"),
@@ -136,7 +137,7 @@ def test_active_held_plan_pages_show_no_date_without_its_year(clinic_a, patient_
     for where, text in texts.items():
         assert_every_date_has_its_year(text, where)
 
-    recorded = client_for(nurse_a).post(
+    recorded = client_for(nurse).post(
         progress_url(clinic_a, "dose", plan),
         {"day": today.isoformat(), "action": "as_planned", "where": "progress"},
         HTTP_HX_REQUEST="true",

@@ -12,7 +12,8 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from taper import services
 from taper.models import DoseRecord
-from tests.taper.plans.progress_support import D, active_plan, client_for, today_in, url
+from tests.conftest import client_for
+from tests.taper.plans.progress_support import D, active_plan, today_in, url
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -24,13 +25,13 @@ def records(clinic) -> list[DoseRecord]:
 
 
 @pytest.fixture
-def plan(clinic_a, patient_a, psychiatrist_a):
-    return active_plan(clinic_a, patient_a, psychiatrist_a)
+def plan(clinic_a, patient_a, psychiatrist):
+    return active_plan(clinic_a, patient_a, psychiatrist)
 
 
-def test_taken_as_planned_today_with_htmx(clinic_a, plan, nurse_a):
+def test_taken_as_planned_today_with_htmx(clinic_a, plan, nurse):
     today = today_in(clinic_a)
-    response = client_for(nurse_a).post(
+    response = client_for(nurse).post(
         url(clinic_a, "dose", plan),
         {"day": today.isoformat(), "action": "as_planned", "where": "progress"},
         **HX,
@@ -44,14 +45,14 @@ def test_taken_as_planned_today_with_htmx(clinic_a, plan, nurse_a):
     assert 'id="step-progress" hx-swap-oob="true"' in body
     [record] = records(clinic_a)
     assert record.day == today and record.as_planned is True and record.source == "nurse"
-    assert record.de_mg == record.planned_de_mg and record.recorded_by_id == nurse_a.pk
+    assert record.de_mg == record.planned_de_mg and record.recorded_by_id == nurse.pk
     with tenant_context(clinic_a):
         assert AuditEvent.objects.filter(object_id=str(record.pk), action="create").exists()
 
 
-def test_amounts_for_another_day_without_js(clinic_a, plan, nurse_a):
+def test_amounts_for_another_day_without_js(clinic_a, plan, nurse):
     yesterday = today_in(clinic_a) - D(days=1)
-    client = client_for(nurse_a)
+    client = client_for(nurse)
     response = client.post(
         url(clinic_a, "dose", plan),
         {
@@ -70,8 +71,8 @@ def test_amounts_for_another_day_without_js(clinic_a, plan, nurse_a):
     assert "12.5" in page and "Recorded for" in page
 
 
-def test_a_second_entry_for_the_day_replaces_the_first(clinic_a, plan, nurse_a):
-    client = client_for(nurse_a)
+def test_a_second_entry_for_the_day_replaces_the_first(clinic_a, plan, nurse):
+    client = client_for(nurse)
     today = today_in(clinic_a).isoformat()
     client.post(url(clinic_a, "dose", plan), {"day": today, "action": "as_planned"}, **HX)
     client.post(url(clinic_a, "dose", plan), {"day": today, "mg_0": "0", "action": "amounts"}, **HX)
@@ -93,11 +94,11 @@ def test_a_second_entry_for_the_day_replaces_the_first(clinic_a, plan, nurse_a):
         ({"day": "BEFORE", "mg_0": "5"}, "before the plan started"),
     ],
 )
-def test_bad_input_is_shown_inline_and_changes_nothing(clinic_a, plan, nurse_a, data, field_error):
+def test_bad_input_is_shown_inline_and_changes_nothing(clinic_a, plan, nurse, data, field_error):
     today = today_in(clinic_a)
     days = {"FUTURE": today + D(days=1), "TODAY": today, "BEFORE": today - D(days=60)}
     data = {**data, "day": days.get(data["day"], data["day"]), "action": "amounts"}
-    client = client_for(nurse_a)
+    client = client_for(nurse)
     htmx = client.post(url(clinic_a, "dose", plan), data, **HX)
     assert htmx.status_code == 200  # swapped in place by htmx
     body = htmx.content.decode()
@@ -108,9 +109,9 @@ def test_bad_input_is_shown_inline_and_changes_nothing(clinic_a, plan, nurse_a, 
     assert records(clinic_a) == []
 
 
-def test_unknown_drug_error_points_at_the_field(clinic_a, plan, nurse_a):
+def test_unknown_drug_error_points_at_the_field(clinic_a, plan, nurse):
     body = (
-        client_for(nurse_a)
+        client_for(nurse)
         .post(
             url(clinic_a, "dose", plan),
             {
@@ -125,7 +126,7 @@ def test_unknown_drug_error_points_at_the_field(clinic_a, plan, nurse_a):
     )
     assert 'href="#id_other_drug"' in body
     body = (
-        client_for(nurse_a)
+        client_for(nurse)
         .post(
             url(clinic_a, "dose", plan),
             {"day": today_in(clinic_a).isoformat(), "mg_0": "5000", "action": "amounts"},
@@ -136,8 +137,8 @@ def test_unknown_drug_error_points_at_the_field(clinic_a, plan, nurse_a):
     assert 'href="#id_mg_0"' in body and "not plausible" in body
 
 
-def test_compact_form_page_and_fragment(clinic_a, plan, nurse_a):
-    client = client_for(nurse_a)
+def test_compact_form_page_and_fragment(clinic_a, plan, nurse):
+    client = client_for(nurse)
     page = client.get(url(clinic_a, "dose", plan))
     assert page.status_code == 200
     body = page.content.decode()
@@ -159,10 +160,10 @@ def test_compact_form_page_and_fragment(clinic_a, plan, nurse_a):
     assert 'id="dose-records" hx-swap-oob="true"' in htmx and 'id="progress-chart"' not in htmx
 
 
-def test_no_dose_on_a_closed_plan(clinic_a, plan, nurse_a, psychiatrist_a):
+def test_no_dose_on_a_closed_plan(clinic_a, plan, nurse, psychiatrist):
     with tenant_context(clinic_a):
-        services.plan_close(actor=psychiatrist_a, plan=plan, outcome="stopped", reason="Transferred")
-    client = client_for(nurse_a)
+        services.plan_close(actor=psychiatrist, plan=plan, outcome="stopped", reason="Transferred")
+    client = client_for(nurse)
     response = client.post(
         url(clinic_a, "dose", plan), {"day": today_in(clinic_a).isoformat(), "action": "as_planned"}
     )
@@ -203,8 +204,6 @@ def test_other_clinic_cannot_record(clinic_a, clinic_b, plan):
     assert records(clinic_a) == []
 
 
-def test_patient_panel_links_to_the_compact_form(clinic_a, patient_a, plan, nurse_a):
-    panel = (
-        client_for(nurse_a).get(f"/c/{clinic_a.slug}/taper/patients/{patient_a.pk}/panel/").content.decode()
-    )
+def test_patient_panel_links_to_the_compact_form(clinic_a, patient_a, plan, nurse):
+    panel = client_for(nurse).get(f"/c/{clinic_a.slug}/taper/patients/{patient_a.pk}/panel/").content.decode()
     assert f"/taper/plans/{plan.pk}/doses/" in panel and 'id="taper-record-dose"' in panel

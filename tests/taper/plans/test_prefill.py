@@ -14,8 +14,9 @@ from clinic.tenancy.context import clinic_today, tenant_context
 from patients.admissions.services import inquiry_convert_to_patient
 from patients.services import medication_add, substance_use_add
 from taper.prefill import HISTORY, MEDICATIONS, Reported, is_daily_total, regimen_from, reported_regimen
+from tests.conftest import client_for
 from tests.patients.admissions.conftest import make_inquiry
-from tests.taper.plans.views_support import client_for, url
+from tests.taper.plans.views_support import url
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +40,8 @@ def test_inquiry_converted_patient_gets_the_reported_alprazolam_line(clinic_a, c
     assert len(queries) <= 2
 
 
-def test_builder_page_shows_the_prefilled_alprazolam_line(clinic_a, converted_a, clinician_a):
-    html = client_for(clinician_a).get(url(clinic_a, f"patients/{converted_a.pk}/new/")).content.decode()
+def test_builder_page_shows_the_prefilled_alprazolam_line(clinic_a, converted_a, clinician):
+    html = client_for(clinician).get(url(clinic_a, f"patients/{converted_a.pk}/new/")).content.decode()
     assert 'value="alprazolam" selected' in html and 'name="line-0-dose_mg" value="2"' in html
     assert "line-1-drug" not in html
     assert "Pre-filled from the patient" in html and "reported at first contact" in html

@@ -13,7 +13,8 @@ from clinic.tenancy.roles import Role
 from taper import services
 from taper.charts import taper_chart_svg
 from taper.models import TaperPlan
-from tests.taper.plans.progress_support import D, active_plan, client_for, record_doses, today_in, url
+from tests.conftest import client_for
+from tests.taper.plans.progress_support import D, active_plan, record_doses, today_in, url
 
 pytestmark = pytest.mark.django_db
 SVG = "{http://www.w3.org/2000/svg}"
@@ -25,11 +26,11 @@ def _svg(body: str) -> ET.Element:
     return ET.fromstring(body[start:end])
 
 
-def test_progress_page_shows_chart_tables_and_table_used(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a)
-    record_doses(clinic_a, plan, nurse_a, [3, 2])
-    record_doses(clinic_a, plan, nurse_a, [1], mg="15")
-    page = client_for(nurse_a).get(url(clinic_a, "progress", plan))
+def test_progress_page_shows_chart_tables_and_table_used(clinic_a, patient_a, psychiatrist, nurse):
+    plan = active_plan(clinic_a, patient_a, psychiatrist)
+    record_doses(clinic_a, plan, nurse, [3, 2])
+    record_doses(clinic_a, plan, nurse, [1], mg="15")
+    page = client_for(nurse).get(url(clinic_a, "progress", plan))
     assert page.status_code == 200
     body = page.content.decode()
     root = _svg(body)
@@ -56,18 +57,18 @@ def test_progress_page_shows_chart_tables_and_table_used(clinic_a, patient_a, ps
         ).exists()
 
 
-def test_progress_page_marks_a_hold(clinic_a, patient_a, psychiatrist_a):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a, days_ago=30)
+def test_progress_page_marks_a_hold(clinic_a, patient_a, psychiatrist):
+    plan = active_plan(clinic_a, patient_a, psychiatrist, days_ago=30)
     with tenant_context(clinic_a):
         services.plan_hold(
-            actor=psychiatrist_a,
+            actor=psychiatrist,
             plan=plan,
             from_date=today_in(clinic_a) - D(days=5),
             days=None,
             reason="Poor sleep",
             today=today_in(clinic_a) - D(days=5),  # recorded as it happened, five days ago
         )
-    body = client_for(psychiatrist_a).get(url(clinic_a, "progress", plan)).content.decode()
+    body = client_for(psychiatrist).get(url(clinic_a, "progress", plan)).content.decode()
     root = _svg(body)
     desc = root.find(f"{SVG}desc").text
     assert "Hold: from" in desc and "ongoing" in desc
@@ -76,8 +77,8 @@ def test_progress_page_marks_a_hold(clinic_a, patient_a, psychiatrist_a):
     assert "Held since" in body
 
 
-def test_chart_helper_is_the_same_for_pdfs(clinic_a, patient_a, psychiatrist_a):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a)
+def test_chart_helper_is_the_same_for_pdfs(clinic_a, patient_a, psychiatrist):
+    plan = active_plan(clinic_a, patient_a, psychiatrist)
     with tenant_context(clinic_a):
         svg = taper_chart_svg(TaperPlan.objects.get(pk=plan.pk))
     root = ET.fromstring(svg)
@@ -101,41 +102,41 @@ def test_progress_roles(clinic_a, staff_a, patient_a, role, status):
     assert client_for(staff_a[role]).get(url(clinic_a, "progress", plan)).status_code == status
 
 
-def test_only_dose_recorders_see_the_dose_form(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a)
-    assert 'id="dose-as-planned"' in client_for(nurse_a).get(url(clinic_a, "progress", plan)).content.decode()
+def test_only_dose_recorders_see_the_dose_form(clinic_a, patient_a, psychiatrist, nurse):
+    plan = active_plan(clinic_a, patient_a, psychiatrist)
+    assert 'id="dose-as-planned"' in client_for(nurse).get(url(clinic_a, "progress", plan)).content.decode()
     with tenant_context(clinic_a):
-        services.plan_close(actor=psychiatrist_a, plan=plan, outcome="stopped", reason="Moved away")
-    body = client_for(nurse_a).get(url(clinic_a, "progress", plan)).content.decode()
+        services.plan_close(actor=psychiatrist, plan=plan, outcome="stopped", reason="Moved away")
+    body = client_for(nurse).get(url(clinic_a, "progress", plan)).content.decode()
     assert 'id="dose-as-planned"' not in body and "<svg" in body
 
 
-def test_other_clinic_plan_is_404(clinic_a, clinic_b, patient_a, psychiatrist_a):
+def test_other_clinic_plan_is_404(clinic_a, clinic_b, patient_a, psychiatrist):
     from tests.conftest import make_member
 
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a)
+    plan = active_plan(clinic_a, patient_a, psychiatrist)
     nurse_b = make_member(clinic_b, Role.NURSE)
     response = client_for(nurse_b).get(f"/c/{clinic_b.slug}/taper/plans/{plan.pk}/progress/")
     assert response.status_code == 404
 
 
-def test_unknown_plan_is_404(clinic_a, nurse_a):
-    response = client_for(nurse_a).get(
+def test_unknown_plan_is_404(clinic_a, nurse):
+    response = client_for(nurse).get(
         f"/c/{clinic_a.slug}/taper/plans/00000000-0000-0000-0000-000000000000/progress/"
     )
     assert response.status_code == 404
 
 
 def test_progress_page_query_count_is_flat(
-    clinic_a, patient_a, psychiatrist_a, nurse_a, django_assert_max_num_queries
+    clinic_a, patient_a, psychiatrist, nurse, django_assert_max_num_queries
 ):
-    plan = active_plan(clinic_a, patient_a, psychiatrist_a, days_ago=60)
-    record_doses(clinic_a, plan, nurse_a, [59])
-    client = client_for(nurse_a)
+    plan = active_plan(clinic_a, patient_a, psychiatrist, days_ago=60)
+    record_doses(clinic_a, plan, nurse, [59])
+    client = client_for(nurse)
     client.get(url(clinic_a, "progress", plan))
     with django_assert_max_num_queries(80) as one:
         client.get(url(clinic_a, "progress", plan))
-    record_doses(clinic_a, plan, nurse_a, list(range(1, 50)))
-    record_doses(clinic_a, plan, nurse_a, [50, 51, 52], mg="12")
+    record_doses(clinic_a, plan, nurse, list(range(1, 50)))
+    record_doses(clinic_a, plan, nurse, [50, 51, 52], mg="12")
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert client.get(url(clinic_a, "progress", plan)).status_code == 200

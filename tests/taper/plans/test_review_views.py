@@ -11,9 +11,9 @@ from django.utils import timezone
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from taper import selectors, services
-from tests.conftest import make_patient
+from tests.conftest import client_for, make_patient
 from tests.taper.plans.conftest import plan_input
-from tests.taper.plans.progress_support import D, active_plan, client_for, today_in, url
+from tests.taper.plans.progress_support import D, active_plan, today_in, url
 
 pytestmark = pytest.mark.django_db
 
@@ -41,29 +41,29 @@ def _raise_rising_alert(clinic, patient):
         return alerts_raise(clinic=clinic, findings=[finding])
 
 
-def test_queue_lists_each_reason_with_a_link_to_the_plan(clinic_a, psychiatrist_a, clinician_a):
+def test_queue_lists_each_reason_with_a_link_to_the_plan(clinic_a, psychiatrist, clinician):
     waiting = make_patient(clinic_a, first_name="Wanda", last_name="Waiting")
     held = make_patient(clinic_a, first_name="Hal", last_name="Held")
     due = make_patient(clinic_a, first_name="Dee", last_name="Due")
     later = make_patient(clinic_a, first_name="Lee", last_name="Later")
     rising = make_patient(clinic_a, first_name="Rhea", last_name="Rising")
-    proposed = _proposed(clinic_a, waiting, clinician_a)
-    held_plan = active_plan(clinic_a, held, psychiatrist_a, days_ago=20)
+    proposed = _proposed(clinic_a, waiting, clinician)
+    held_plan = active_plan(clinic_a, held, psychiatrist, days_ago=20)
     with tenant_context(clinic_a):
         services.plan_hold(
-            actor=psychiatrist_a,
+            actor=psychiatrist,
             plan=held_plan,
             from_date=today_in(clinic_a) - D(days=2),
             days=None,
             reason="Unwell",
             today=today_in(clinic_a) - D(days=2),  # recorded as it happened, two days ago
         )
-    due_plan = active_plan(clinic_a, due, psychiatrist_a, days_ago=10)  # next step in 4 days
-    later_plan = active_plan(clinic_a, later, psychiatrist_a, days_ago=4)  # next step in 10 days
-    rising_plan = active_plan(clinic_a, rising, psychiatrist_a, days_ago=1)  # next step in 13 days
+    due_plan = active_plan(clinic_a, due, psychiatrist, days_ago=10)  # next step in 4 days
+    later_plan = active_plan(clinic_a, later, psychiatrist, days_ago=4)  # next step in 10 days
+    rising_plan = active_plan(clinic_a, rising, psychiatrist, days_ago=1)  # next step in 13 days
     _raise_rising_alert(clinic_a, rising)
 
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
     body = client.get(url(clinic_a, "review")).content.decode()
     for plan in (proposed, held_plan, due_plan, rising_plan):
         assert f"/taper/plans/{plan.pk}/" in body
@@ -81,14 +81,14 @@ def test_queue_lists_each_reason_with_a_link_to_the_plan(clinic_a, psychiatrist_
     assert "<html" not in fragment and f"/taper/plans/{later_plan.pk}/" in fragment
 
 
-def test_bad_window_falls_back_to_seven_days(clinic_a, psychiatrist_a):
-    response = client_for(psychiatrist_a).get(url(clinic_a, "review") + "?days=banana")
+def test_bad_window_falls_back_to_seven_days(clinic_a, psychiatrist):
+    response = client_for(psychiatrist).get(url(clinic_a, "review") + "?days=banana")
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
 
 
-def test_empty_queue_says_so(clinic_a, psychiatrist_a):
-    body = client_for(psychiatrist_a).get(url(clinic_a, "review")).content.decode()
+def test_empty_queue_says_so(clinic_a, psychiatrist):
+    body = client_for(psychiatrist).get(url(clinic_a, "review")).content.decode()
     assert 'id="review-empty"' in body
 
 
@@ -116,21 +116,19 @@ def test_review_roles_and_nav_link(clinic_a, staff_a, role, status, nav):
     assert ('id="nav-taper-review"' in home) is nav
 
 
-def test_review_queue_query_count_is_flat(
-    clinic_a, psychiatrist_a, clinician_a, django_assert_max_num_queries
-):
+def test_review_queue_query_count_is_flat(clinic_a, psychiatrist, clinician, django_assert_max_num_queries):
     def add(n: int, start: int) -> None:
         for i in range(start, start + n):
             patient = make_patient(clinic_a, first_name=f"P{i}", last_name=f"Queue{i}")
             if i % 3 == 0:
-                _proposed(clinic_a, patient, clinician_a)
+                _proposed(clinic_a, patient, clinician)
             else:
-                active_plan(clinic_a, patient, psychiatrist_a, days_ago=10)
+                active_plan(clinic_a, patient, psychiatrist, days_ago=10)
             if i % 4 == 0:
                 _raise_rising_alert(clinic_a, patient)
 
     add(3, 0)
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
     client.get(url(clinic_a, "review"))
     with django_assert_max_num_queries(60) as one:
         client.get(url(clinic_a, "review"))
@@ -140,9 +138,9 @@ def test_review_queue_query_count_is_flat(
     assert body.count("Queue") >= 9
 
 
-def test_due_date_uses_the_clinic_calendar(clinic_a, psychiatrist_a):
+def test_due_date_uses_the_clinic_calendar(clinic_a, psychiatrist):
     patient = make_patient(clinic_a)
-    active_plan(clinic_a, patient, psychiatrist_a, days_ago=13)  # next step tomorrow
+    active_plan(clinic_a, patient, psychiatrist, days_ago=13)  # next step tomorrow
     with tenant_context(clinic_a):
         [item] = selectors.review_queue()
     assert item.reason == "step_due" and item.due == today_in(clinic_a) + datetime.timedelta(days=1)

@@ -12,7 +12,8 @@ from patients.services import medication_add
 from taper.dates import long_date
 from taper.formulary import formulary_set_stocked
 from taper.models import TaperPlan, TaperPlanVersion
-from tests.taper.plans.views_support import FIRST_STEP, builder_body, client_for, count, make_plan, url
+from tests.conftest import client_for
+from tests.taper.plans.views_support import FIRST_STEP, builder_body, count, make_plan, url
 
 HOLD_ON = (FIRST_STEP + datetime.timedelta(days=30)).isoformat()
 
@@ -33,8 +34,8 @@ def only_plan(clinic) -> TaperPlan:
 
 
 # --- saving ------------------------------------------------------------------------------------------------
-def test_clinician_saves_a_draft(clinic_a, patient_a, clinician_a):
-    client = client_for(clinician_a)
+def test_clinician_saves_a_draft(clinic_a, patient_a, clinician):
+    client = client_for(clinician)
     page = client.get(new_url(clinic_a, patient_a))
     assert page.status_code == 200
     html = page.content.decode()
@@ -53,8 +54,8 @@ def test_clinician_saves_a_draft(clinic_a, patient_a, clinician_a):
     assert version.high_dose_confirmation == "20"
 
 
-def test_psychiatrist_chooses_table_and_overrides_the_cap(clinic_a, patient_a, psychiatrist_a):
-    client = client_for(psychiatrist_a)
+def test_psychiatrist_chooses_table_and_overrides_the_cap(clinic_a, patient_a, psychiatrist):
+    client = client_for(psychiatrist)
     body = builder_body(
         save="1", table="va_dod", rate_percent="50", override_reason="Patient's informed choice"
     )
@@ -79,8 +80,8 @@ def test_psychiatrist_chooses_table_and_overrides_the_cap(clinic_a, patient_a, p
     assert "VA/DoD SUD CPG 2021" in page
 
 
-def test_non_psychiatrist_cannot_change_the_table_or_override(clinic_a, patient_a, nurse_a):
-    client = client_for(nurse_a)
+def test_non_psychiatrist_cannot_change_the_table_or_override(clinic_a, patient_a, nurse):
+    client = client_for(nurse)
     response = client.post(new_url(clinic_a, patient_a), builder_body(save="1", table="va_dod"))
     assert response.status_code == 302
     assert only_plan(clinic_a).current_version.table == "ashton"  # the clinic default, not the request
@@ -119,18 +120,18 @@ def test_non_psychiatrist_cannot_change_the_table_or_override(clinic_a, patient_
         ({"high_dose_confirmation": "200"}, "Type 20 to confirm"),
     ],
 )
-def test_bad_input_is_explained_and_nothing_is_saved(clinic_a, patient_a, clinician_a, changes, message):
+def test_bad_input_is_explained_and_nothing_is_saved(clinic_a, patient_a, clinician, changes, message):
     lines = changes.pop("lines", None)
     holds = changes.pop("holds", ())
     body = builder_body(save="1", lines=lines, holds=holds, **changes)
-    response = client_for(clinician_a).post(new_url(clinic_a, patient_a), body)
+    response = client_for(clinician).post(new_url(clinic_a, patient_a), body)
     assert response.status_code == 400
     html = response.content.decode()
     assert message in html and 'id="error-summary"' in html
     assert count(clinic_a, TaperPlan) == 0 and count(clinic_a, TaperPlanVersion) == 0
 
 
-def test_a_formulation_the_clinic_does_not_stock_is_refused(clinic_a, patient_a, psychiatrist_a):
+def test_a_formulation_the_clinic_does_not_stock_is_refused(clinic_a, patient_a, psychiatrist):
     with tenant_context(clinic_a):
         for fid in (
             "diazepam:tablet:2mg",
@@ -138,20 +139,20 @@ def test_a_formulation_the_clinic_does_not_stock_is_refused(clinic_a, patient_a,
             "diazepam:tablet:10mg",
             "diazepam:liquid:1mg_per_ml",
         ):
-            formulary_set_stocked(actor=psychiatrist_a, formulation_id=fid, stocked=False)
-    response = client_for(psychiatrist_a).post(new_url(clinic_a, patient_a), builder_body(save="1"))
+            formulary_set_stocked(actor=psychiatrist, formulation_id=fid, stocked=False)
+    response = client_for(psychiatrist).post(new_url(clinic_a, patient_a), builder_body(save="1"))
     assert response.status_code == 400
     assert "diazepam" in response.content.decode().lower()
     assert count(clinic_a, TaperPlan) == 0
 
 
-def test_open_plan_sends_the_builder_to_it(clinic_a, patient_a, psychiatrist_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a)
-    response = client_for(psychiatrist_a).get(new_url(clinic_a, patient_a))
+def test_open_plan_sends_the_builder_to_it(clinic_a, patient_a, psychiatrist):
+    plan = make_plan(clinic_a, patient_a, psychiatrist)
+    response = client_for(psychiatrist).get(new_url(clinic_a, patient_a))
     assert response.status_code == 302 and response["Location"].endswith(f"/taper/plans/{plan.pk}/")
 
 
-def test_prefilled_from_reported_benzodiazepines(clinic_a, patient_a, clinician_a):
+def test_prefilled_from_reported_benzodiazepines(clinic_a, patient_a, clinician):
     with tenant_context(clinic_a):
         medication_add(
             actor=None,
@@ -166,15 +167,15 @@ def test_prefilled_from_reported_benzodiazepines(clinic_a, patient_a, clinician_
             actor=None, patient=patient_a, fields={"name": "Sertraline", "strength": "50 mg",
                                                    "reported_on": datetime.date(2026, 1, 2)}
         )  # fmt: skip
-    html = client_for(clinician_a).get(new_url(clinic_a, patient_a)).content.decode()
+    html = client_for(clinician).get(new_url(clinic_a, patient_a)).content.decode()
     assert 'value="clonazepam" selected' in html and 'name="line-0-dose_mg" value="1.5"' in html
     assert "line-1-drug" not in html  # sertraline is not a benzodiazepine
     assert "Pre-filled from the patient" in html and "Klonopin 1.5 mg total daily" in html
 
 
 # --- line edits (no JS: the page comes back with the line added/removed, nothing validated or saved) -------
-def test_add_and_remove_lines_and_holds(clinic_a, patient_a, clinician_a):
-    client = client_for(clinician_a)
+def test_add_and_remove_lines_and_holds(clinic_a, patient_a, clinician):
+    client = client_for(clinician)
     body = builder_body(add_line="1", rate_percent="not a number")
     page = client.post(new_url(clinic_a, patient_a), body)
     html = page.content.decode()
@@ -192,8 +193,8 @@ def test_add_and_remove_lines_and_holds(clinic_a, patient_a, clinician_a):
     assert count(clinic_a, TaperPlan) == 0
 
 
-def test_holds_lengthen_the_saved_schedule(clinic_a, patient_a, psychiatrist_a):
-    client = client_for(psychiatrist_a)
+def test_holds_lengthen_the_saved_schedule(clinic_a, patient_a, psychiatrist):
+    client = client_for(psychiatrist)
     client.post(new_url(clinic_a, patient_a), builder_body(save="1"))
     plain = only_plan(clinic_a).current_version.end_date
     with tenant_context(clinic_a):
@@ -206,8 +207,8 @@ def test_holds_lengthen_the_saved_schedule(clinic_a, patient_a, psychiatrist_a):
 
 
 # --- the live preview --------------------------------------------------------------------------------------
-def test_preview_shows_the_dated_schedule_and_saves_nothing(clinic_a, patient_a, clinician_a):
-    response = client_for(clinician_a).post(preview_url(clinic_a, patient_a), builder_body())
+def test_preview_shows_the_dated_schedule_and_saves_nothing(clinic_a, patient_a, clinician):
+    response = client_for(clinician).post(preview_url(clinic_a, patient_a), builder_body())
     html = response.content.decode()
     assert response.status_code == 200
     assert long_date(FIRST_STEP) in html and "preview-schedule" in html
@@ -217,16 +218,16 @@ def test_preview_shows_the_dated_schedule_and_saves_nothing(clinic_a, patient_a,
     assert count(clinic_a, TaperPlan) == 0
 
 
-def test_preview_button_without_js_renders_the_page_with_the_schedule(clinic_a, patient_a, clinician_a):
-    response = client_for(clinician_a).post(new_url(clinic_a, patient_a), builder_body(preview="1"))
+def test_preview_button_without_js_renders_the_page_with_the_schedule(clinic_a, patient_a, clinician):
+    response = client_for(clinician).post(new_url(clinic_a, patient_a), builder_body(preview="1"))
     html = response.content.decode()
     assert response.status_code == 200 and "<html" in html
     assert 'id="preview-schedule"' in html and 'name="line-1-dose_mg" value="10"' in html
     assert count(clinic_a, TaperPlan) == 0
 
 
-def test_preview_cross_titration_and_errors(clinic_a, patient_a, psychiatrist_a):
-    client = client_for(psychiatrist_a)
+def test_preview_cross_titration_and_errors(clinic_a, patient_a, psychiatrist):
+    client = client_for(psychiatrist)
     body = builder_body(
         lines=[("alprazolam", "1", "08:00"), ("alprazolam", "1", "21:00")], strategy="cross_titrate"
     )
@@ -248,9 +249,9 @@ def test_preview_is_post_only_and_needs_draft_permission(clinic_a, patient_a, st
 
 
 # --- editing a plan that has not started -------------------------------------------------------------------
-def test_edit_makes_a_new_version_and_approval_is_needed_again(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="approved")
-    client = client_for(nurse_a)
+def test_edit_makes_a_new_version_and_approval_is_needed_again(clinic_a, patient_a, psychiatrist, nurse):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="approved")
+    client = client_for(nurse)
     edit = url(clinic_a, f"plans/{plan.pk}/edit/")
     page = client.get(edit).content.decode()
     assert 'name="rate_percent" value="10"' in page  # prefilled from the current version
@@ -265,9 +266,9 @@ def test_edit_makes_a_new_version_and_approval_is_needed_again(clinic_a, patient
         assert plan.current_version.rate_percent == 5 and plan.current_version.reason == "Slower start"
 
 
-def test_active_plan_is_not_edited_here(clinic_a, patient_a, psychiatrist_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active")
-    client = client_for(psychiatrist_a)
+def test_active_plan_is_not_edited_here(clinic_a, patient_a, psychiatrist):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active")
+    client = client_for(psychiatrist)
     response = client.get(url(clinic_a, f"plans/{plan.pk}/edit/"))
     assert response.status_code == 302 and response["Location"].endswith(f"/taper/plans/{plan.pk}/")
     client.post(url(clinic_a, f"plans/{plan.pk}/edit/"), builder_body(save="1", reason="x"))
@@ -276,11 +277,11 @@ def test_active_plan_is_not_edited_here(clinic_a, patient_a, psychiatrist_a):
 
 # --- issue 9: refusals with ways out, the pace, high doses --------------------------------------------------
 def test_a_coarse_taper_is_refused_with_alternatives_that_apply_to_the_form(
-    clinic_a, patient_a, psychiatrist_a
+    clinic_a, patient_a, psychiatrist
 ):
     """Clonazepam 2 mg at night, 10% weekly: the tablets cannot keep the cap near the end. The preview names
     the steps and offers what was tried; "Use this" on the switch to diazepam re-renders the builder."""
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
     body = builder_body(lines=[("clonazepam", "2", "21:00")], interval_days="7", high_dose_confirmation="40")
     html = client.post(new_url(clinic_a, patient_a), {**body, "preview": "1"}).content.decode()
     assert 'id="preview-refused"' in html and "Not within the guideline" in html
@@ -295,16 +296,16 @@ def test_a_coarse_taper_is_refused_with_alternatives_that_apply_to_the_form(
     assert count(clinic_a, TaperPlan) == 0
 
 
-def test_a_nurse_sees_the_override_but_cannot_take_it(clinic_a, patient_a, nurse_a):
+def test_a_nurse_sees_the_override_but_cannot_take_it(clinic_a, patient_a, nurse):
     body = builder_body(lines=[("clonazepam", "2", "21:00")], interval_days="7", preview="1")
-    html = client_for(nurse_a).post(new_url(clinic_a, patient_a), body).content.decode()
+    html = client_for(nurse).post(new_url(clinic_a, patient_a), body).content.decode()
     assert "a psychiatrist decides" in html and 'value="override_steps=' not in html
-    applied = client_for(nurse_a).post(new_url(clinic_a, patient_a), {**body, "apply": "override_steps=6,7"})
+    applied = client_for(nurse).post(new_url(clinic_a, patient_a), {**body, "apply": "override_steps=6,7"})
     assert 'name="override_steps"' not in applied.content.decode()
 
 
-def test_the_preview_asks_for_the_high_dose_and_shows_the_pace(clinic_a, patient_a, clinician_a):
-    client = client_for(clinician_a)
+def test_the_preview_asks_for_the_high_dose_and_shows_the_pace(clinic_a, patient_a, clinician):
+    client = client_for(clinician)
     html = client.post(
         preview_url(clinic_a, patient_a), builder_body(high_dose_confirmation="")
     ).content.decode()

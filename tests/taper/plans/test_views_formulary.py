@@ -10,7 +10,8 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from taper.formulary import clinic_catalogue
 from taper.models import FormularyEntry, TaperSettings
-from tests.taper.plans.views_support import builder_body, client_for, count, url
+from tests.conftest import client_for
+from tests.taper.plans.views_support import builder_body, count, url
 
 pytestmark = pytest.mark.django_db
 FID = "diazepam:tablet:5mg"

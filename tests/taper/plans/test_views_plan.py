@@ -14,8 +14,8 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from taper import services
 from taper.models import TaperPlan, TaperPlanVersion
-from tests.conftest import make_member, make_patient
-from tests.taper.plans.views_support import client_for, count, make_plan, reload, today, url
+from tests.conftest import client_for, make_member, make_patient
+from tests.taper.plans.views_support import count, make_plan, reload, today, url
 
 pytestmark = pytest.mark.django_db
 D = datetime.timedelta
@@ -27,14 +27,12 @@ def plan_url(clinic, plan, tail: str = "") -> str:
 
 
 # --- the page per role --------------------------------------------------------------------------------------
-def test_draft_page_offers_each_role_its_next_action(
-    clinic_a, patient_a, psychiatrist_a, nurse_a, clinician_a
-):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a)
-    psych = client_for(psychiatrist_a).get(plan_url(clinic_a, plan)).content.decode()
+def test_draft_page_offers_each_role_its_next_action(clinic_a, patient_a, psychiatrist, nurse, clinician):
+    plan = make_plan(clinic_a, patient_a, psychiatrist)
+    psych = client_for(psychiatrist).get(plan_url(clinic_a, plan)).content.decode()
     assert 'id="approve-button"' in psych and "Next: review the schedule and approve it." in psych
     assert 'id="propose-button"' not in psych and 'id="close-form"' in psych
-    for user in (nurse_a, clinician_a):
+    for user in (nurse, clinician):
         page = client_for(user).get(plan_url(clinic_a, plan)).content.decode()
         assert 'id="propose-button"' in page and "Next: send it for approval" in page
         assert 'id="approve-button"' not in page and 'id="approve-form"' not in page
@@ -42,9 +40,9 @@ def test_draft_page_offers_each_role_its_next_action(
         assert 'id="edit-plan"' in page
 
 
-def test_page_shows_schedule_table_cap_and_unverified_facts(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
-    page = client_for(nurse_a).get(plan_url(clinic_a, plan)).content.decode()
+def test_page_shows_schedule_table_cap_and_unverified_facts(clinic_a, patient_a, psychiatrist, nurse):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
+    page = client_for(nurse).get(plan_url(clinic_a, plan)).content.decode()
     assert "Ashton (2002, rev. 2007)" in page and "JGIM 2025" in page
     assert "Typically do not exceed 25% every 2 weeks" in page
     assert "Facts to check" in page
@@ -58,9 +56,9 @@ def test_page_shows_schedule_table_cap_and_unverified_facts(clinic_a, patient_a,
         assert AuditEvent.objects.filter(action="view", object_id=str(plan.pk)).exists()
 
 
-def test_unknown_or_other_clinic_plan_is_404(clinic_a, clinic_b, patient_b, staff_b, nurse_a):
+def test_unknown_or_other_clinic_plan_is_404(clinic_a, clinic_b, patient_b, staff_b, nurse):
     other = make_plan(clinic_b, patient_b, staff_b[Role.PSYCHIATRIST])
-    client = client_for(nurse_a)
+    client = client_for(nurse)
     assert client.get(plan_url(clinic_a, other)).status_code == 404
     assert client.get(url(clinic_a, f"versions/{other.current_version_id}/")).status_code == 404
     assert client.post(plan_url(clinic_a, other, "propose/")).status_code == 404
@@ -68,13 +66,13 @@ def test_unknown_or_other_clinic_plan_is_404(clinic_a, clinic_b, patient_b, staf
 
 
 # --- the lifecycle through the views ------------------------------------------------------------------------
-def test_propose_approve_activate(clinic_a, patient_a, psychiatrist_a, clinician_a):
-    plan = make_plan(clinic_a, patient_a, clinician_a)
-    response = client_for(clinician_a).post(plan_url(clinic_a, plan, "propose/"))
+def test_propose_approve_activate(clinic_a, patient_a, psychiatrist, clinician):
+    plan = make_plan(clinic_a, patient_a, clinician)
+    response = client_for(clinician).post(plan_url(clinic_a, plan, "propose/"))
     assert response.status_code == 302 and reload(clinic_a, plan).status == "proposed"
-    page = client_for(clinician_a).get(plan_url(clinic_a, plan)).content.decode()
+    page = client_for(clinician).get(plan_url(clinic_a, plan)).content.decode()
     assert "Waiting for a psychiatrist to approve it." in page
-    psych = client_for(psychiatrist_a)
+    psych = client_for(psychiatrist)
     response = psych.post(plan_url(clinic_a, plan, "approve/"), {"note": "Reviewed with the patient"})
     assert (
         response.status_code == 400 and "warning(s) to review before approving" in response.content.decode()
@@ -88,17 +86,17 @@ def test_propose_approve_activate(clinic_a, patient_a, psychiatrist_a, clinician
     response = psych.post(plan_url(clinic_a, plan, "approve/"), body)
     assert response.status_code == 302
     plan = reload(clinic_a, plan)
-    assert plan.status == "approved" and plan.current_version.approved_by == psychiatrist_a
+    assert plan.status == "approved" and plan.current_version.approved_by == psychiatrist
     assert [w["code"] for w in plan.current_version.approval_warnings] == [
         w["code"] for w in plan.current_version.warnings
     ]
-    response = client_for(clinician_a).post(plan_url(clinic_a, plan, "activate/"))
+    response = client_for(clinician).post(plan_url(clinic_a, plan, "activate/"))
     assert response.status_code == 302 and reload(clinic_a, plan).status == "active"
 
 
-def test_hold_until_resumed_then_resume_with_a_new_rate(clinic_a, patient_a, psychiatrist_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
-    client = client_for(psychiatrist_a)
+def test_hold_until_resumed_then_resume_with_a_new_rate(clinic_a, patient_a, psychiatrist):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
+    client = client_for(psychiatrist)
     day = today(clinic_a)
     hold = {"from_date": day.isoformat(), "length": "open", "days": "", "reason": "Sleep got worse"}
     assert client.post(plan_url(clinic_a, plan, "hold/"), hold).status_code == 302
@@ -119,10 +117,10 @@ def test_hold_until_resumed_then_resume_with_a_new_rate(clinic_a, patient_a, psy
     assert count(clinic_a, TaperPlanVersion, plan=plan) == 3
 
 
-def test_hold_for_days_and_change_pace_and_close(clinic_a, patient_a, psychiatrist_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
+def test_hold_for_days_and_change_pace_and_close(clinic_a, patient_a, psychiatrist):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
     end = plan.current_version.end_date
-    client = client_for(psychiatrist_a)
+    client = client_for(psychiatrist)
     day = today(clinic_a)
     hold = {"from_date": day.isoformat(), "length": "days", "days": "7", "reason": "Family event"}
     assert client.post(plan_url(clinic_a, plan, "hold/"), hold).status_code == 302
@@ -186,8 +184,8 @@ def test_hold_for_days_and_change_pace_and_close(clinic_a, patient_a, psychiatri
         ("propose", {}, "Only a draft can be sent for approval."),
     ],
 )
-def test_bad_action_input_changes_nothing(clinic_a, patient_a, psychiatrist_a, action, body, message):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
+def test_bad_action_input_changes_nothing(clinic_a, patient_a, psychiatrist, action, body, message):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
     body = {k: v.replace("{today}", today(clinic_a).isoformat()) for k, v in body.items()}
     with tenant_context(clinic_a):
         before = (
@@ -195,7 +193,7 @@ def test_bad_action_input_changes_nothing(clinic_a, patient_a, psychiatrist_a, a
             TaperPlan.objects.get().status,
             TaperPlan.objects.get().held_since,
         )
-    response = client_for(psychiatrist_a).post(plan_url(clinic_a, plan, f"{action}/"), body)
+    response = client_for(psychiatrist).post(plan_url(clinic_a, plan, f"{action}/"), body)
     assert response.status_code == 400
     assert message in response.content.decode()
     with tenant_context(clinic_a):
@@ -209,8 +207,8 @@ def test_bad_action_input_changes_nothing(clinic_a, patient_a, psychiatrist_a, a
 
 @pytest.mark.parametrize("role", [Role.NURSE, Role.CLINICIAN, Role.ADMISSIONS, Role.CLINIC_ADMIN])
 @pytest.mark.parametrize("action", PSYCHIATRIST_ONLY)
-def test_psychiatrist_only_actions_are_403_for_others(clinic_a, patient_a, psychiatrist_a, role, action):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
+def test_psychiatrist_only_actions_are_403_for_others(clinic_a, patient_a, psychiatrist, role, action):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
     user = make_member(clinic_a, role, email=f"{role}-{action}@example.org")
     client = client_for(user)
     day = today(clinic_a).isoformat()
@@ -223,28 +221,28 @@ def test_psychiatrist_only_actions_are_403_for_others(clinic_a, patient_a, psych
     assert count(clinic_a, TaperPlanVersion) == 1
 
 
-def test_action_page_explains_when_the_action_does_not_apply(clinic_a, patient_a, psychiatrist_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a)  # a draft cannot be held
-    page = client_for(psychiatrist_a).get(plan_url(clinic_a, plan, "hold/")).content.decode()
+def test_action_page_explains_when_the_action_does_not_apply(clinic_a, patient_a, psychiatrist):
+    plan = make_plan(clinic_a, patient_a, psychiatrist)  # a draft cannot be held
+    page = client_for(psychiatrist).get(plan_url(clinic_a, plan, "hold/")).content.decode()
     assert "This is not the next step for this plan now (draft)" in page and 'id="hold-form"' not in page
-    page = client_for(psychiatrist_a).get(plan_url(clinic_a, plan, "approve/")).content.decode()
+    page = client_for(psychiatrist).get(plan_url(clinic_a, plan, "approve/")).content.decode()
     assert 'id="approve-form"' in page
 
 
 # --- versions -----------------------------------------------------------------------------------------------
-def test_old_versions_stay_readable(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
+def test_old_versions_stay_readable(clinic_a, patient_a, psychiatrist, nurse):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
     first = plan.current_version
     with tenant_context(clinic_a):
         services.plan_slow(
-            actor=psychiatrist_a,
+            actor=psychiatrist,
             plan=plan,
             from_date=today(clinic_a),
             reason="Slower",
             rate_percent=5,
             interval_days=28,
         )
-    client = client_for(nurse_a)
+    client = client_for(nurse)
     page = client.get(plan_url(clinic_a, plan)).content.decode()
     assert "Version 2" in page and "Rate changed" in page and "Slower" in page
     assert f'href="/c/{clinic_a.slug}/taper/versions/{first.pk}/"' in page
@@ -255,18 +253,18 @@ def test_old_versions_stay_readable(clinic_a, patient_a, psychiatrist_a, nurse_a
         assert AuditEvent.objects.filter(action="view", object_id=str(first.pk)).exists()
 
 
-def test_plan_page_query_count_is_flat(clinic_a, psychiatrist_a, nurse_a):
+def test_plan_page_query_count_is_flat(clinic_a, psychiatrist, nurse):
     """A long plan with many versions costs the same number of queries as a short new one."""
-    client = client_for(nurse_a)
-    short = make_plan(clinic_a, make_patient(clinic_a, first_name="Short"), psychiatrist_a, status="active",
+    client = client_for(nurse)
+    short = make_plan(clinic_a, make_patient(clinic_a, first_name="Short"), psychiatrist, status="active",
                       days_ago=60, rate_percent=25)  # fmt: skip
-    long = make_plan(clinic_a, make_patient(clinic_a, first_name="Long"), psychiatrist_a, status="active",
+    long = make_plan(clinic_a, make_patient(clinic_a, first_name="Long"), psychiatrist, status="active",
                      days_ago=60, rate_percent=5)  # fmt: skip
     with tenant_context(clinic_a):
         for n in range(4):
             long = TaperPlan.objects.get(pk=long.pk)
             start = today(clinic_a) - D(days=40 - n * 10)
-            services.plan_slow(actor=psychiatrist_a, plan=long, reason=f"Change {n}", rate_percent=5,
+            services.plan_slow(actor=psychiatrist, plan=long, reason=f"Change {n}", rate_percent=5,
                                from_date=start, interval_days=7 + n, today=start)  # fmt: skip
         steps = (TaperPlanVersion.objects.get(pk=short.current_version_id).steps.count(),
                  TaperPlan.objects.get(pk=long.pk).current_version.steps.count())  # fmt: skip
@@ -292,24 +290,24 @@ def test_panel_without_plan_offers_to_build_one(clinic_a, patient_a, staff_a):
     assert "<html" in whole and "Build a taper plan" in whole
 
 
-def test_panel_shows_the_open_plan_and_todays_dose(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    plan = make_plan(clinic_a, patient_a, psychiatrist_a, status="active", days_ago=20)
-    page = client_for(nurse_a).get(url(clinic_a, f"patients/{patient_a.pk}/panel/")).content.decode()
+def test_panel_shows_the_open_plan_and_todays_dose(clinic_a, patient_a, psychiatrist, nurse):
+    plan = make_plan(clinic_a, patient_a, psychiatrist, status="active", days_ago=20)
+    page = client_for(nurse).get(url(clinic_a, f"patients/{patient_a.pk}/panel/")).content.decode()
     assert 'id="taper-today"' in page and "step 2" in page and "mg a day" in page
     assert plan.current_version.table_label in page
-    detail = client_for(nurse_a).get(f"/c/{clinic_a.slug}/patients/{patient_a.pk}/").content.decode()
+    detail = client_for(nurse).get(f"/c/{clinic_a.slug}/patients/{patient_a.pk}/").content.decode()
     assert f"/c/{clinic_a.slug}/taper/patients/{patient_a.pk}/panel/" in detail  # the lazy panel slot
 
 
-def test_plan_history_lists_closed_plans(clinic_a, patient_a, psychiatrist_a, nurse_a):
-    first = make_plan(clinic_a, patient_a, psychiatrist_a)
+def test_plan_history_lists_closed_plans(clinic_a, patient_a, psychiatrist, nurse):
+    first = make_plan(clinic_a, patient_a, psychiatrist)
     with tenant_context(clinic_a):
         services.plan_close(
-            actor=psychiatrist_a, plan=first, outcome="stopped", reason="Restarted at a lower dose"
+            actor=psychiatrist, plan=first, outcome="stopped", reason="Restarted at a lower dose"
         )
-    second = make_plan(clinic_a, patient_a, psychiatrist_a)
-    page = client_for(nurse_a).get(url(clinic_a, f"patients/{patient_a.pk}/plans/")).content.decode()
+    second = make_plan(clinic_a, patient_a, psychiatrist)
+    page = client_for(nurse).get(url(clinic_a, f"patients/{patient_a.pk}/plans/")).content.decode()
     assert "Restarted at a lower dose" in page and str(second.pk) in page and str(first.pk) in page
     assert "Open the current plan" in page
-    panel = client_for(nurse_a).get(url(clinic_a, f"patients/{patient_a.pk}/panel/")).content.decode()
+    panel = client_for(nurse).get(url(clinic_a, f"patients/{patient_a.pk}/panel/")).content.decode()
     assert "1 closed" in panel

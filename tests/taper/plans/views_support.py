@@ -7,18 +7,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.test import Client
-
 from clinic.tenancy.context import tenant_context
 from taper import selectors
 from taper.models import TaperPlan
 from tests.taper.factories import make_taper_plan
-
-
-def client_for(user) -> Client:
-    client = Client(raise_request_exception=True)
-    client.force_login(user)
-    return client
 
 
 def url(clinic, tail: str) -> str:
@@ -85,4 +77,4 @@ def count(clinic, model, **filters) -> int:
         return model.objects.filter(**filters).count()
 
 
-__all__ = ["Decimal", "builder_body", "client_for", "count", "make_plan", "reload", "today", "url"]
+__all__ = ["Decimal", "builder_body", "count", "make_plan", "reload", "today", "url"]
