@@ -1,15 +1,47 @@
-"""Shared fixtures: the test database is created and migrated as the owner role, then every test
-talks to it as the application role, so row-level security binds the tests exactly as it binds the app.
+"""Shared fixtures and the conventions every test directory follows.
 
-People: `clinic_a`/`clinic_b`, with one member per role in each (`staff_a[Role.NURSE]`, …).
+Layout: tests/<package>/… mirrors the application packages (tests/clinic/tenancy ↔ clinic/tenancy,
+tests/patients/consent ↔ patients/consent, tests/vitals/checkins ↔ vitals/checkins, tests/taper/plans and
+tests/taper/documents beside the engine tests of taper/, tests/demo ↔ the demo app). Only tests/e2e
+(browser flows across apps) and tests/architecture (the layer rules) stand outside the mirror.
+
+Pure tests and database tests:
+- A *pure* test asks for no `db` fixture and no `django_db` mark: plain data in and out of a pure module
+  (clinical math, X12, rules; see PURE_MODULES in tests/architecture/test_layers.py). It touches neither
+  Postgres nor Redis (`_clear_cache` below skips it), so it is fast and runs anywhere.
+- A *database* test is marked `django_db` (or asks for `db` or any fixture below). The test database is
+  created and migrated as the owner role; every test then talks to it as the application role, so
+  row-level security binds the tests exactly as it binds the app. Each test runs in a transaction that is
+  rolled back; browser (tests/e2e) and real-worker tests need committed rows: `django_db(transaction=True)`.
+
+Named clinics and people (one meaning everywhere; a local conftest never redefines these names):
+- `clinic_a` (Alder Clinic, slug clinic-a) and `clinic_b` (Birch Clinic, slug clinic-b).
+- `staff_a` / `staff_b`: one member per role (`staff_a[Role.NURSE]`, …), made when first asked for.
+- The people of clinic A by role: `clinic_admin`, `admissions`, `clinician`, `nurse`, `psychiatrist`,
+  `auditor` (each is `staff_a[Role.X]`).
+- `patient_a` (Avery Alder, in intake) and `patient_b` (Blake Birch), one in each clinic.
+- Helpers: `make_clinic`, `make_member`, `make_patient`, `client_for(user)` (a signed-in browser),
+  `token_client(clinic, *roles)` (an API client with a bearer token).
+- Naming: `<role>` is a user, `<role>_client` a signed-in browser Client, `<role>_api` a token Client.
+  Fixtures for one purpose stay in their directory's conftest (e.g. the active `patient` of the check-in
+  tests, the tenancy walker's World, the browser tests' own clinics with committed data).
+
+How a run is isolated (so two runs, or a run beside `python3 dev.py run`, never collide):
+- Unless TEST_DATABASE_NAME, CACHE_KEY_PREFIX or CELERY_QUEUE are set, a run uses the test database
+  `test_stepdown_<pid>` and the cache prefix and Celery queue `test-<pid>` (`_name_this_run`).
+- Each xdist worker adds its id: database `…_gw0` (pytest-django), prefix and queue `…-gw0`.
+- A database test starts with this run's cache keys deleted (never FLUSHDB); at the end the run's keys and
+  its queue leave Redis. `python3 dev.py test` first drops what killed runs left (their pid is gone).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterator, Mapping
 
 import pytest
+from django.test import Client
 from django.test.utils import setup_databases, teardown_databases
 
 from clinic.tenancy.maintenance import owner_connection
@@ -134,17 +166,26 @@ def _run_redis():
     client.delete(*keys, queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
+def _uses_database(request) -> bool:
+    # `db`, `transactional_db` and module worlds all stand on django_db_setup; the mark asks for it later.
+    marked = request.node.get_closest_marker("django_db") is not None
+    return marked or "django_db_setup" in request.fixturenames
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache(_run_redis):
-    """Rate-limit counters and cached census live in Redis; each test starts clean.
+def _clear_cache(request):
+    """Rate-limit counters and cached census live in Redis; each database test starts clean. Pure tests
+    (no database) never touch Redis, so they run without one.
 
     Deletes only this run's keys (CACHE_KEY_PREFIX): a FLUSHDB would also empty the Celery broker
     and any other run sharing the Redis server.
     """
-    from django.conf import settings
+    if _uses_database(request):
+        from django.conf import settings
 
-    for key in _run_redis.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
-        _run_redis.delete(key)
+        client = request.getfixturevalue("_run_redis")
+        for key in client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=500):
+            client.delete(key)
     yield
 
 
@@ -180,6 +221,48 @@ def make_patient(clinic, **fields):
         return Patient.objects.create(**values)
 
 
+def client_for(user) -> Client:
+    """A browser signed in as `user`."""
+    client = Client(raise_request_exception=True)
+    client.force_login(user)
+    return client
+
+
+def token_client(clinic, *roles: str, name: str = "EHR sync") -> Client:
+    """An API client of `clinic` with `roles`, holding a fresh bearer token (`name` is its audit label)."""
+    from api.services import api_client_create
+    from clinic.tenancy.context import tenant_context
+
+    with tenant_context(clinic):
+        _, token = api_client_create(actor=None, name=name, roles=list(roles))
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+class Staff(Mapping):
+    """One member of `clinic` per role (`staff[Role.NURSE]`, …), made the first time a test asks for that
+    role: a test has only the people it names (a staff list or an on-call list shows no one else)."""
+
+    def __init__(self, clinic) -> None:
+        self.clinic = clinic
+        self._made: dict[Role, object] = {}
+
+    def __getitem__(self, role: str):
+        try:
+            role = Role(role)
+        except ValueError:
+            raise KeyError(role) from None
+        if role not in self._made:
+            self._made[role] = make_member(self.clinic, role)
+        return self._made[role]
+
+    def __iter__(self) -> Iterator[Role]:
+        return iter(Role)
+
+    def __len__(self) -> int:
+        return len(Role)
+
+
+# --- the named clinics, people and patients -------------------------------------------------------------
 @pytest.fixture
 def clinic_a(db):
     return make_clinic("clinic-a", name="Alder Clinic")
@@ -191,13 +274,43 @@ def clinic_b(db):
 
 
 @pytest.fixture
-def staff_a(clinic_a):
-    return {role: make_member(clinic_a, role) for role in Role}
+def staff_a(clinic_a) -> Staff:
+    return Staff(clinic_a)
 
 
 @pytest.fixture
-def staff_b(clinic_b):
-    return {role: make_member(clinic_b, role) for role in Role}
+def staff_b(clinic_b) -> Staff:
+    return Staff(clinic_b)
+
+
+@pytest.fixture
+def clinic_admin(staff_a):
+    return staff_a[Role.CLINIC_ADMIN]
+
+
+@pytest.fixture
+def admissions(staff_a):
+    return staff_a[Role.ADMISSIONS]
+
+
+@pytest.fixture
+def clinician(staff_a):
+    return staff_a[Role.CLINICIAN]
+
+
+@pytest.fixture
+def nurse(staff_a):
+    return staff_a[Role.NURSE]
+
+
+@pytest.fixture
+def psychiatrist(staff_a):
+    return staff_a[Role.PSYCHIATRIST]
+
+
+@pytest.fixture
+def auditor(staff_a):
+    return staff_a[Role.AUDITOR]
 
 
 @pytest.fixture

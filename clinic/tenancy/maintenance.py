@@ -1,7 +1,7 @@
 """The explicit maintenance bypass: run as the table-owner role.
 
 Only management commands (migrate, flush, the audit-chain verifier) and the test harness may import
-this; `tests/tenancy/test_unscoped_allowlist.py` enforces that. Request and job code never can: the
+this; `tests/clinic/tenancy/test_unscoped_allowlist.py` enforces that. Request and job code never can: the
 owner credentials are swapped in on a closed connection, never exposed to a view or task.
 """
 

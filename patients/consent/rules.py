@@ -1,7 +1,7 @@
 """The 42 CFR Part 2 consent decision, as pure data in and a plain-language answer out.
 
-No Django here: `decide` is the whole rule, so it can be tested exhaustively (tests/consent/test_rules.py
-uses Hypothesis) and every caller — a PDF sent to a prescriber, an API read by an outside system — gets
+No Django here: `decide` is the whole rule, so tests/patients/consent/test_rules.py can test it exhaustively
+(with Hypothesis) and every caller — a PDF sent to a prescriber, an API read by an outside system — gets
 the same answer. The Django-facing gate is `patients.consent.services.may_disclose`, which only turns
 database rows into `ConsentFacts` and calls `decide`.
 

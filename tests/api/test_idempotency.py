@@ -10,19 +10,17 @@ from django.db import connection
 from django.test import Client
 
 from api.models import IdempotencyKey
-from api.services import api_client_create
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.models import Patient
+from tests.conftest import token_client
 
 PATIENTS = "/api/v1/patients/"
 BODY = {"first_name": "Idem", "last_name": "Potent", "date_of_birth": "1979-04-02"}
 
 
 def _client(clinic, name="EHR sync") -> Client:
-    with tenant_context(clinic):
-        _, token = api_client_create(actor=None, name=name, roles=[Role.ADMISSIONS])
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return token_client(clinic, Role.ADMISSIONS, name=name)
 
 
 def _post(client: Client, body: dict, key: str | None):

@@ -9,7 +9,7 @@ from api.services import api_client_create
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
-from tests.tenancy.routes import API_ROUTES
+from tests.clinic.tenancy.routes import API_ROUTES
 
 LIST_ROUTES = [route for route in API_ROUTES if "get" in route.actions and route.actions["get"] == "list"]
 

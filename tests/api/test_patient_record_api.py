@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from api.services import api_client_create
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.services import allergy_add, contact_add, diagnosis_add, identifier_add
-from tests.conftest import make_patient
+from tests.conftest import make_patient, token_client
 
 pytestmark = pytest.mark.django_db
 
 PATIENTS = "/api/v1/patients/"
 DIAGNOSES = "/api/v1/diagnoses/"
 EHR = "urn:oid:2.16.840.1.113883.3.42"
-
-
-def token_client(clinic, *roles: Role) -> Client:
-    with tenant_context(clinic):
-        _, token = api_client_create(actor=None, name="EHR sync", roles=list(roles))
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 @pytest.fixture

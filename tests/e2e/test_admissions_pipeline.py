@@ -13,8 +13,8 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.admissions.models import Inquiry
 from patients.models import CareEpisode
-from tests.admissions.conftest import make_inquiry, walk_to
 from tests.conftest import PASSWORD, make_clinic, make_member
+from tests.patients.admissions.conftest import make_inquiry, walk_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ import pytest
 
 from clinic.tenancy.context import tenant_context
 from taper.models import DoseRecord
-from tests.checkins.factories import active_plan, link_path, make_link
 from tests.conftest import make_clinic, make_patient
+from tests.vitals.checkins.factories import active_plan, link_path, make_link
 from vitals.checkins import rules, services
 from vitals.checkins.models import CheckIn
 

@@ -19,10 +19,10 @@ from clinic.tenancy.roles import Role
 from patients.consent.models import Disclosure
 from taper import services
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
-from tests.consent.factories import consent_in, recipient_in
+from tests.patients.consent.factories import consent_in, recipient_in
 from tests.pdf_checks import pdf_pages_as_images
-from tests.taper_documents.conftest import plan_input
-from tests.taper_factories import create_plan
+from tests.taper.documents.conftest import plan_input
+from tests.taper.factories import create_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

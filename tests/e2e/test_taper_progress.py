@@ -16,7 +16,7 @@ from clinic.tenancy.roles import Role
 from taper import services
 from taper.models import DoseRecord
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
-from tests.taper_factories import create_plan, plan_input
+from tests.taper.factories import create_plan, plan_input
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SERIES = '#progress-chart svg g[data-series="{}"]'

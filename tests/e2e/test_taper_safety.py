@@ -17,8 +17,8 @@ import pytest
 from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.roles import Role
 from taper.models import TaperPlan
-from tests.admissions.conftest import make_inquiry
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
+from tests.patients.admissions.conftest import make_inquiry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SLUG = "aspen-iop"

@@ -26,7 +26,7 @@ def sign_in(page, email: str) -> None:
 
 def _active_taper(clinic, patient) -> None:
     """An active taper plan that started five weeks ago, so the flowsheet has a dose and step dates."""
-    from tests.taper_factories import create_plan, plan_input
+    from tests.taper.factories import create_plan, plan_input
 
     psychiatrist = make_member(clinic, Role.PSYCHIATRIST, email="psych@linden.example.org")
     start = timezone.localdate() - datetime.timedelta(days=35)

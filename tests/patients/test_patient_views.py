@@ -28,7 +28,7 @@ GOOD = {
 
 
 @pytest.fixture
-def admissions(client, staff_a):
+def admissions_client(client, staff_a):
     client.force_login(staff_a[Role.ADMISSIONS])
     return client
 
@@ -56,9 +56,9 @@ BAD_FORMS = {
 
 
 @pytest.mark.parametrize(("data", "fields"), BAD_FORMS.values(), ids=BAD_FORMS.keys())
-def test_bad_input_shows_form_errors_and_writes_nothing(admissions, clinic_a, data, fields):
+def test_bad_input_shows_form_errors_and_writes_nothing(admissions_client, clinic_a, data, fields):
     before = _state(clinic_a)
-    response = admissions.post(_url(clinic_a, "new/"), data=data)
+    response = admissions_client.post(_url(clinic_a, "new/"), data=data)
     assert response.status_code == 200
     form = response.context["form"]
     assert fields <= set(form.errors), form.errors
@@ -66,16 +66,18 @@ def test_bad_input_shows_form_errors_and_writes_nothing(admissions, clinic_a, da
     assert _state(clinic_a) == before
 
 
-def test_bad_edit_changes_nothing(admissions, clinic_a, patient_a):
-    response = admissions.post(_url(clinic_a, f"{patient_a.pk}/edit/"), data={**GOOD, "last_name": "x" * 101})
+def test_bad_edit_changes_nothing(admissions_client, clinic_a, patient_a):
+    response = admissions_client.post(
+        _url(clinic_a, f"{patient_a.pk}/edit/"), data={**GOOD, "last_name": "x" * 101}
+    )
     assert response.status_code == 200 and "last_name" in response.context["form"].errors
     with tenant_context(clinic_a):
         assert Patient.objects.get(pk=patient_a.pk).last_name == patient_a.last_name
 
 
-def test_create_assigns_the_next_mrn_and_audits(admissions, clinic_a):
+def test_create_assigns_the_next_mrn_and_audits(admissions_client, clinic_a):
     make_patient(clinic_a, mrn="SD-000041")
-    response = admissions.post(_url(clinic_a, "new/"), data=GOOD)
+    response = admissions_client.post(_url(clinic_a, "new/"), data=GOOD)
     assert response.status_code == 302
     with tenant_context(clinic_a):
         patient = Patient.objects.get(last_name="Linden")
@@ -84,35 +86,35 @@ def test_create_assigns_the_next_mrn_and_audits(admissions, clinic_a):
     assert response["Location"] == _url(clinic_a, f"{patient.pk}/")
 
 
-def test_duplicate_mrn_is_a_field_error(admissions, clinic_a):
+def test_duplicate_mrn_is_a_field_error(admissions_client, clinic_a):
     make_patient(clinic_a, mrn="SD-000100")
     before = _state(clinic_a)
-    response = admissions.post(_url(clinic_a, "new/"), data={**GOOD, "mrn": "SD-000100"})
+    response = admissions_client.post(_url(clinic_a, "new/"), data={**GOOD, "mrn": "SD-000100"})
     assert response.status_code == 200
     assert "already has this MRN" in str(response.context["form"].errors["mrn"])
     assert _state(clinic_a) == before
 
 
-def test_possible_duplicate_patient_warns_before_saving(admissions, clinic_a):
+def test_possible_duplicate_patient_warns_before_saving(admissions_client, clinic_a):
     existing = make_patient(
         clinic_a, first_name="Sasha", last_name="Linden", date_of_birth=datetime.date(1979, 11, 2)
     )
     before = _state(clinic_a)
-    response = admissions.post(
+    response = admissions_client.post(
         _url(clinic_a, "new/"), data={**GOOD, "first_name": "sasha", "last_name": " LINDEN "}
     )
     assert response.status_code == 200
     assert [p.pk for p in response.context["duplicates"]] == [existing.pk]
     assert _state(clinic_a) == before
-    confirmed = admissions.post(_url(clinic_a, "new/"), data={**GOOD, "confirm_duplicate": "1"})
+    confirmed = admissions_client.post(_url(clinic_a, "new/"), data={**GOOD, "confirm_duplicate": "1"})
     assert confirmed.status_code == 302
     with tenant_context(clinic_a):
         assert Patient.objects.filter(last_name__iexact="linden").count() == 2
 
 
-def test_same_name_in_another_clinic_is_not_a_duplicate(admissions, clinic_a, clinic_b):
+def test_same_name_in_another_clinic_is_not_a_duplicate(admissions_client, clinic_a, clinic_b):
     make_patient(clinic_b, first_name="Sasha", last_name="Linden", date_of_birth=datetime.date(1979, 11, 2))
-    assert admissions.post(_url(clinic_a, "new/"), data=GOOD).status_code == 302
+    assert admissions_client.post(_url(clinic_a, "new/"), data=GOOD).status_code == 302
 
 
 def _list_queries(client, clinic, params: str = "") -> int:
@@ -122,7 +124,7 @@ def _list_queries(client, clinic, params: str = "") -> int:
     return len(queries)
 
 
-def test_list_query_count_does_not_grow_with_patients(admissions, clinic_a):
+def test_list_query_count_does_not_grow_with_patients(admissions_client, clinic_a):
     with tenant_context(clinic_a):
         Patient.objects.bulk_create(
             Patient(clinic=clinic_a, mrn=f"SD-{n:06d}", first_name=f"P{n}", last_name="Many",
@@ -131,14 +133,14 @@ def test_list_query_count_does_not_grow_with_patients(admissions, clinic_a):
         )  # fmt: skip
     # Warm up: the first requests of a session also start the audit chain and store the idle timeout.
     for _ in range(2):
-        _list_queries(admissions, clinic_a)
-    few = _list_queries(admissions, clinic_a)
+        _list_queries(admissions_client, clinic_a)
+    few = _list_queries(admissions_client, clinic_a)
     with tenant_context(clinic_a):
         Patient.objects.bulk_create(
             Patient(clinic=clinic_a, mrn=f"SD-{n:06d}", first_name=f"P{n}", last_name="Many",
                     date_of_birth=datetime.date(1970, 1, 1))
             for n in range(11, 201)
         )  # fmt: skip
-    many = _list_queries(admissions, clinic_a)
+    many = _list_queries(admissions_client, clinic_a)
     assert many == few, f"10 patients: {few} queries, 200 patients: {many}"
-    assert _list_queries(admissions, clinic_a, "?q=many&page=3") == few
+    assert _list_queries(admissions_client, clinic_a, "?q=many&page=3") == few

@@ -13,7 +13,7 @@ from patients.admissions.services import inquiry_convert_to_patient
 from patients.forms import MedicationForm, SubstanceUseForm
 from patients.models import RecordSource, ReportedMedication, SubstanceUse
 from patients.services import medication_add, record_entry_update, substance_use_add
-from tests.admissions.conftest import make_inquiry
+from tests.patients.admissions.conftest import make_inquiry
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from clinic.tenancy.roles import Role
 from safety.findings import Finding
-from tests.conftest import make_member
+from tests.conftest import client_for, make_member
 
 _serial = itertools.count(1)
 T0 = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)
@@ -62,15 +62,9 @@ def on_call(clinic_a, staff_a):
     return [nurse.email, "pager@alder.example.org"]
 
 
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
-def clinician(staff_a) -> Client:
-    return login(staff_a[Role.CLINICIAN])
+def clinician_client(clinician) -> Client:
+    return client_for(clinician)
 
 
 @pytest.fixture

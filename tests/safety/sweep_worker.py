@@ -1,5 +1,5 @@
-"""Real Celery workers the sweep tests may kill: started like tests/jobs/worker.py (a subprocess on the test
-database, as the application role, on a queue of its own), but owned by one test, so SIGKILL is allowed.
+"""Real Celery workers the sweep tests may kill: started like tests/clinic/jobs/worker.py (a subprocess on the
+test database, as the application role, on a queue of its own), but owned by one test, so SIGKILL is allowed.
 
 - `prefork` worker: SIGKILL its pool child mid-task and the parent sees WorkerLostError; with acks_late and
   reject_on_worker_lost the message goes back on the queue and runs again.
@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.jobs.worker import ROOT, _wait_until_answering, _worker_env
+from tests.clinic.jobs.worker import ROOT, _wait_until_answering, _worker_env
 
 
 def _children(pid: int) -> list[int]:

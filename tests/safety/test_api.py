@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from api.services import api_client_create
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from safety import services
 from safety.models import Alert
+from tests.conftest import token_client
 from tests.safety.conftest import raise_one
 
 pytestmark = pytest.mark.django_db
@@ -22,15 +22,9 @@ ALERTS = "/api/v1/alerts/"
 PROBLEM = "application/problem+json"
 
 
-def _client(clinic, roles) -> Client:
-    with tenant_context(clinic):
-        _, token = api_client_create(actor=None, name="Alert probe", roles=list(roles))
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
 @pytest.fixture
 def nurse_api(clinic_a) -> Client:
-    return _client(clinic_a, [Role.NURSE])
+    return token_client(clinic_a, Role.NURSE, name="Alert probe")
 
 
 def _post(client: Client, url: str, body=None):
@@ -96,7 +90,7 @@ def test_missing_note_is_400_and_illegal_transition_is_409(clinic_a, nurse_api, 
 
 def test_roles_without_alert_permissions_are_refused(clinic_a, patient_a):
     alert = raise_one(clinic_a, patient_a)
-    admissions = _client(clinic_a, [Role.ADMISSIONS])
+    admissions = token_client(clinic_a, Role.ADMISSIONS, name="Alert probe")
     assert admissions.get(ALERTS).status_code == 403
     assert _post(admissions, f"{ALERTS}{alert.pk}/acknowledge/").status_code == 403
     with tenant_context(clinic_a):

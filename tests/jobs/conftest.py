@@ -1,1 +1,0 @@
-from tests.jobs.worker import celery_worker  # noqa: F401 - a fixture, used by name
