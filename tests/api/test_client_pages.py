@@ -13,6 +13,12 @@ pytestmark = pytest.mark.django_db
 PATIENTS_API = "/api/v1/patients/"
 
 
+@pytest.fixture
+def clinic_admin_client(client, clinic_admin):
+    client.force_login(clinic_admin)
+    return client
+
+
 def test_create_shows_token_once_then_revoke(clinic_admin_client, clinic_a, patient_a):
     created = clinic_admin_client.post(
         staff_url(clinic_a, "api-clients:list"), {"name": "EHR sync", "roles": ["nurse"]}
