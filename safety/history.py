@@ -24,14 +24,15 @@ def clinic_time(moment: datetime.datetime | None) -> str:
 
 
 def record_event(alert: Alert, kind: str, *, actor: ActorLike = None, note: str = "", at=None) -> AlertEvent:
+    who = as_actor(actor)
     event = AlertEvent(
         clinic_id=alert.clinic_id,
         alert=alert,
         patient_id=alert.patient_id,
         kind=kind,
         at=at or timezone.now(),
-        actor=as_actor(actor).user,
-        actor_label=as_actor(actor).label[:254],
+        actor=who.user,
+        actor_label=who.label[:254],
         note=note,
     )
     event.save(force_insert=True)

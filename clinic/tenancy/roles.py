@@ -110,4 +110,4 @@ def role_allows(roles: Iterable[str], perm: Perm) -> bool:
 
 def role_labels(roles: Iterable[str]) -> list[str]:
     """People-facing names of stored role values; a value this version does not know is shown as stored."""
-    return [ROLE_LABELS.get(Role(role), role) if role in Role._value2member_map_ else role for role in roles]
+    return [Role(role).label if role in Role._value2member_map_ else role for role in roles]

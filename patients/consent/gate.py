@@ -129,7 +129,7 @@ def disclose_many(
     refused = [reason for d in decisions.values() if not d.allowed for reason in d.reasons]
     if refused:
         raise DisclosureRefused(refused)
-    now = timezone.now()
+    now, who = timezone.now(), as_actor(actor)
     rows = Disclosure.objects.bulk_create(
         [
             Disclosure(
@@ -141,8 +141,8 @@ def disclose_many(
                 information_categories=categories,
                 channel=channel,
                 disclosed_at=now,
-                disclosed_by=as_actor(actor).user,
-                disclosed_by_label=as_actor(actor).label[:254],
+                disclosed_by=who.user,
+                disclosed_by_label=who.label[:254],
                 description=description,
                 document_sha256=document_sha256,
             )
