@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "patients.consent",
     "taper",
     "vitals",
+    "prescribers",
     "vitals.checkins",
     "safety",
     "api",

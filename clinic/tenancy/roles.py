@@ -65,6 +65,12 @@ class Perm(StrEnum):
     ALERT_VIEW = "alert.view"
     ALERT_ACT = "alert.act"
     ALERT_SETTINGS = "alert.settings"
+    # Prescribers, the medication list, PDMP reports and coordination with outside prescribers.
+    MEDICATION_VIEW = "medication.view"
+    MEDICATION_RECORD = "medication.record"
+    PRESCRIBER_VIEW = "prescriber.view"
+    PRESCRIBER_MANAGE = "prescriber.manage"
+    PRESCRIBING_SETTINGS = "prescribing.settings"
 
 
 _CARE_TEAM = frozenset({Role.CLINICIAN, Role.NURSE, Role.PSYCHIATRIST})
@@ -98,6 +104,11 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.ALERT_VIEW: _CARE_TEAM,
     Perm.ALERT_ACT: _CARE_TEAM,
     Perm.ALERT_SETTINGS: frozenset({Role.CLINIC_ADMIN}),
+    Perm.MEDICATION_VIEW: _CARE_TEAM,
+    Perm.MEDICATION_RECORD: _CARE_TEAM,
+    Perm.PRESCRIBER_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.PRESCRIBER_MANAGE: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.PRESCRIBING_SETTINGS: frozenset({Role.CLINIC_ADMIN}),
 }
 
 assert set(PERMISSIONS) == set(Perm), "every permission needs a row in the table"

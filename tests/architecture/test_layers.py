@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[tuple[str, ...]] = [
     ("clinic",),
     ("patients",),
-    ("taper", "vitals"),
+    ("taper", "vitals", "prescribers"),
     ("vitals.checkins",),
     ("safety",),
     ("api", "workspace"),
@@ -55,6 +55,8 @@ PURE_MODULES = [
     "patients/eligibility/response.py",
     "patients/eligibility/inquiry.py",
     "clinic/charts.py",
+    "prescribers/drugs.py",
+    "prescribers/identifiers.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 
