@@ -57,6 +57,7 @@ PURE_MODULES = [
     "clinic/charts.py",
     "prescribers/drugs.py",
     "prescribers/identifiers.py",
+    "prescribers/mme.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 
