@@ -1,0 +1,159 @@
+"""Prescriber registry, medication entry and prescribers of record: validation, duplicates, audit."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from clinic.audit.models import AuditEvent
+from clinic.tenancy.context import tenant_context
+from prescribers import services
+from prescribers.models import CoordinationTask, Medication, PatientPrescriber
+from prescribers.selectors import current_mme, medication_list
+from tests.prescribers.factories import DEAS, NPIS, make_medication, make_prescriber, medication_fields
+
+pytestmark = pytest.mark.django_db
+
+
+def test_npi_and_dea_check_digits_are_enforced(clinic_a):
+    with tenant_context(clinic_a):
+        with pytest.raises(ValidationError) as error:
+            services.prescriber_create(
+                actor=None,
+                fields={"first_name": "A", "last_name": "B", "npi": "1234567890", "dea": "AP5836728"},
+            )
+    assert "check digit" in error.value.message_dict["npi"][0]
+    assert "check digit" in error.value.message_dict["dea"][0]
+
+
+def test_an_npi_ending_in_zero_is_valid(clinic_a):
+    prescriber = make_prescriber(clinic_a, npi="1000003990")
+    assert prescriber.npi == "1000003990"
+
+
+def test_duplicates_are_found_by_npi_and_by_dea(clinic_a, clinic_b):
+    make_prescriber(clinic_a, npi=NPIS[0], dea=DEAS[0])
+    with tenant_context(clinic_a), pytest.raises(ValidationError) as error:
+        services.prescriber_create(
+            actor=None, fields={"first_name": "Other", "last_name": "Person", "npi": NPIS[0], "dea": DEAS[0]}
+        )
+    assert "already has this NPI" in error.value.message_dict["npi"][0]
+    assert "already has this DEA" in error.value.message_dict["dea"][0]
+    # Another clinic keeps its own registry.
+    assert make_prescriber(clinic_b, npi=NPIS[0]).clinic_id == clinic_b.pk
+
+
+def test_a_medication_is_classified_and_audited_and_its_mme_computed(clinic_a, patient_a):
+    medication = make_medication(clinic_a, patient_a)
+    assert (medication.ingredient, medication.drug_class) == ("oxycodone", "opioid")
+    with tenant_context(clinic_a):
+        lines = medication_list(patient_a)
+        assert AuditEvent.objects.filter(object_id=str(medication.pk), action="create").exists()
+    (line,) = lines
+    assert line.mme_per_day == Decimal("60.00")  # 10 mg × 4 a day × 1.5
+    assert current_mme(lines, datetime.date.today()).total == Decimal("60.00")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"strength": Decimal("0")}, "strength"),
+        ({"dose_unit": "patch"}, "dose_unit"),
+        ({"doses_per_day": Decimal("30")}, "doses_per_day"),
+        ({"days_supply": 0}, "days_supply"),
+        ({"start_on": datetime.date(1, 1, 1)}, "start_on"),
+        ({"end_on": datetime.date.today() - datetime.timedelta(days=10)}, "end_on"),
+        ({"drug_text": "  "}, "drug_text"),
+    ],
+)
+def test_bad_medication_input_is_refused_with_the_field_named(clinic_a, patient_a, changes, field):
+    with tenant_context(clinic_a), pytest.raises(ValidationError) as error:
+        services.medication_create(actor=None, patient=patient_a, fields=medication_fields(**changes))
+    assert field in error.value.message_dict
+    with tenant_context(clinic_a):
+        assert not Medication.objects.exists()
+
+
+def test_an_unknown_drug_stays_unclassified(clinic_a, patient_a):
+    medication = make_medication(clinic_a, patient_a, drug_text="Lisinopril 10 mg", dose_unit="tablet")
+    assert medication.drug_class == ""
+    with tenant_context(clinic_a):
+        assert medication_list(patient_a)[0].class_label == "Not classified"
+
+
+def test_naming_the_benzodiazepine_prescriber_of_record_opens_one_task_per_other_prescriber(
+    clinic_a, patient_a
+):
+    ours = make_prescriber(clinic_a, npi=NPIS[0], last_name="Ours", in_program=True)
+    outside = make_prescriber(clinic_a, npi=NPIS[1], last_name="Outside")
+    make_medication(
+        clinic_a,
+        patient_a,
+        drug_text="Alprazolam 1 mg tablet",
+        strength=Decimal("1"),
+        prescriber=outside,
+        doses_per_day=Decimal("2"),
+    )
+    with tenant_context(clinic_a):
+        services.prescriber_of_record_set(
+            actor=None, patient=patient_a, prescriber=ours, role=PatientPrescriber.Role.BENZODIAZEPINE
+        )
+        (task,) = CoordinationTask.objects.all()
+        assert task.prescriber_id == outside.pk and "Outside" in task.title and "alprazolam" in task.title
+        # Running it again opens nothing more.
+        assert (
+            services.consolidation_tasks_open(actor=None, patient=patient_a, today=datetime.date.today())
+            == []
+        )
+        with pytest.raises(ValidationError):
+            services.prescriber_of_record_set(
+                actor=None, patient=patient_a, prescriber=ours, role=PatientPrescriber.Role.BENZODIAZEPINE
+            )
+
+
+def test_a_new_benzodiazepine_prescriber_of_record_ends_the_previous_one(clinic_a, patient_a):
+    first = make_prescriber(clinic_a, npi=NPIS[0])
+    second = make_prescriber(clinic_a, npi=NPIS[1], last_name="Second")
+    with tenant_context(clinic_a):
+        services.prescriber_of_record_set(actor=None, patient=patient_a, prescriber=first, role="benzo")
+        services.prescriber_of_record_set(actor=None, patient=patient_a, prescriber=second, role="benzo")
+        current = PatientPrescriber.objects.filter(until__isnull=True)
+        assert [link.prescriber_id for link in current] == [second.pk]
+
+
+def test_stopping_a_medication_needs_a_reason_and_ends_it(clinic_a, patient_a):
+    medication = make_medication(clinic_a, patient_a)
+    today = datetime.date.today()
+    with tenant_context(clinic_a):
+        with pytest.raises(ValidationError) as error:
+            services.medication_stop(actor=None, medication=medication, stopped_on=today, reason="")
+        assert "reason" in error.value.message_dict
+        stopped = services.medication_stop(
+            actor=None, medication=medication, stopped_on=today, reason="Consolidated"
+        )
+        assert stopped.end_on == today and stopped.status == "stopped"
+        with pytest.raises(ValidationError):
+            services.medication_stop(actor=None, medication=medication, stopped_on=today, reason="again")
+
+
+def test_an_ehr_medication_is_upserted_by_its_identifier(clinic_a, patient_a):
+    with tenant_context(clinic_a):
+        first, created = services.medication_upsert_from_ehr(
+            actor=None,
+            patient=patient_a,
+            system="urn:ehr:orders",
+            external_id="42",
+            fields=medication_fields(),
+        )
+        again, created_again = services.medication_upsert_from_ehr(
+            actor=None,
+            patient=patient_a,
+            system="urn:ehr:orders",
+            external_id="42",
+            fields=medication_fields(doses_per_day=Decimal("3")),
+        )
+        assert created and not created_again and first.pk == again.pk
+        assert Medication.objects.get().doses_per_day == Decimal("3")
