@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from clinic.env import ConfigError, env_bool, env_int, env_list, env_str
 
@@ -265,6 +266,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "safety-escalation": {"task": "safety.tasks.escalate_all_clinics", "schedule": 60.0},
     # The safety net: missed check-ins, threshold crossings and withdrawal trends, every clinic.
     "safety-sweep": {"task": "safety.tasks.sweep_all_clinics", "schedule": 15 * 60.0},
+    # Unsafe co-prescription and multiple-provider episodes, nightly (fills arrive by import, not by the
+    # minute; the on-save job covers each import as it lands).
+    "corx-sweep": {"task": "safety.tasks.sweep_all_coprescriptions", "schedule": crontab(hour=2, minute=30)},
 }
 
 # --- Electronic eligibility (X12 270/271) ------------------------------------------------------------------

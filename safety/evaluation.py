@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
+from safety.corx import evaluate_patients
 from safety.fact_queries import crossing_readings, flagged_scores, guidance_checkins
 from safety.rules import fact_findings
 from safety.rules.policy import policy
@@ -59,4 +60,8 @@ def evaluate_patient(
         if kind in ("instrument", "checkin"):
             today = now.astimezone(ZoneInfo(clinic.timezone)).date()
             findings += trend_findings(clinic=clinic, today=today, patient_id=patient_id)
-        return alerts_raise(clinic=clinic, findings=findings)
+        raised = alerts_raise(clinic=clinic, findings=findings)
+    if kind == "checkin":
+        # A check-in can report alcohol: with a benzodiazepine active that is a co-prescription finding.
+        raised += evaluate_patients(clinic=clinic, patient_ids=[patient_id], now=now)
+    return raised

@@ -2,6 +2,7 @@
 
 - on_clinical_fact_recorded: a vital, instrument result or check-in was recorded → evaluate that patient's
   rules in a job, after the writing transaction commits (a rolled-back write evaluates nothing).
+- on_medications_changed: medications or PDMP fills changed → evaluate the co-prescription rules in a job.
 - rising_withdrawal_concerns: the taper review queue asks which patients have an open "withdrawal scores
   rising" alert (it suggests a hold; nothing is applied).
 """
@@ -19,6 +20,14 @@ def on_clinical_fact_recorded(
     # robust (see StepdownTask.delay_on_commit): if the broker is down the fact is still saved, and the beat
     # sweep, the safety net, finds the same crossings; the dedup key keeps it to one alert.
     evaluate_patient.delay_on_commit(clinic_id, str(patient_id), kind, str(object_id))
+
+
+def on_medications_changed(sender: Any, *, clinic_id: int, patient_ids: list, **kwargs: Any) -> None:
+    from safety.tasks import evaluate_medications
+
+    # Robust like the above: if the broker is down the medication is still saved and the nightly
+    # co-prescription sweep finds what this job would have.
+    evaluate_medications.delay_on_commit(clinic_id, [str(pid) for pid in patient_ids])
 
 
 def rising_withdrawal_concerns(sender: Any, **kwargs: Any) -> list:

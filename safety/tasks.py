@@ -76,3 +76,35 @@ def sweep_all_clinics(now: str | None = None) -> int:
     if now is None:
         return fan_out_to_clinics(sweep_clinic)
     return fan_out_to_clinics(sweep_clinic, now=now)
+
+
+# --- unsafe co-prescription (safety/corx.py) -------------------------------------------------------------
+@shared_task(base=StepdownTask, name="safety.tasks.evaluate_medications")
+def evaluate_medications(clinic_id: int, patient_ids: list[str]) -> int:
+    """The on-save job after medications or PDMP fills of these patients changed. Re-runnable (dedup keys)."""
+    from safety.corx import evaluate_patients
+
+    with clinic_step(clinic_id) as clinic:
+        return len(evaluate_patients(clinic=clinic, patient_ids=patient_ids))
+
+
+@shared_task(base=StepdownTask, name="safety.tasks.sweep_coprescriptions")
+def sweep_coprescriptions(clinic_id: int, now: str | None = None) -> dict:
+    """One clinic's nightly co-prescription sweep as of `now` (ISO 8601 with offset; default: now)."""
+    from django.utils.dateparse import parse_datetime
+
+    from safety.corx import sweep_clinic as sweep
+
+    moment = parse_datetime(now) if now else None
+    if now and (moment is None or moment.tzinfo is None):
+        raise ValueError(f"now must be an ISO 8601 date-time with a UTC offset, got {now!r}")
+    with clinic_step(clinic_id) as clinic:
+        return sweep(clinic=clinic, now=moment).as_json()
+
+
+@shared_task(base=StepdownTask, name="safety.tasks.sweep_all_coprescriptions")
+def sweep_all_coprescriptions(now: str | None = None) -> int:
+    """Beat entry point (nightly): one co-prescription sweep per active clinic."""
+    if now is None:
+        return fan_out_to_clinics(sweep_coprescriptions)
+    return fan_out_to_clinics(sweep_coprescriptions, now=now)
