@@ -36,7 +36,8 @@ def npi_problem(value: str) -> str | None:
 
 
 def dea_problem(value: str) -> str | None:
-    """Why `value` is not a valid DEA registration number, or None. A "-001AB" supervised suffix is ignored."""
+    """Why `value` is not a valid DEA registration number, or None. A "-001AB" supervised suffix is
+    ignored."""
     dea = clean(value).split("-")[0] if "-" in (value or "") else clean(value)
     if not DEA_PATTERN.match(dea):
         return "A DEA number is two letters and seven digits (e.g. AB1234563)."
