@@ -694,12 +694,12 @@ def prescribing_settings() -> PrescribingSettings:
 
 @transaction.atomic
 def prescribing_settings_update(*, actor: ActorLike, overrides: Mapping[str, Any]) -> PrescribingSettings:
-    from prescribers.rules import LooserThanGuideline, thresholds_for
+    from prescribers.rules import SettingsError, thresholds_for
 
     try:
         thresholds_for(overrides)
-    except LooserThanGuideline as error:
-        raise ValidationError({getattr(error, "field", None) or "__all__": [str(error)]}) from error
+    except SettingsError as error:  # LooseningRefused included: a clinic may tighten, never loosen
+        raise ValidationError({"__all__": [str(error)]}) from error
     settings = PrescribingSettings.objects.select_for_update().get(pk=prescribing_settings().pk)
     settings.overrides = dict(overrides)
     settings.updated_by = as_actor(actor).user

@@ -17,7 +17,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parent / "data" / "rules.json"
 SEVERITIES = ("low", "moderate", "high", "critical")
 STATUSES = ("V", "S", "U")
-CATEGORIES = ("instrument", "vital", "checkin", "trend", "other")
+CATEGORIES = ("instrument", "vital", "checkin", "trend", "medication", "other")
 _RULE_KEYS = {
     "id",
     "title",
