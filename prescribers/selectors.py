@@ -160,7 +160,12 @@ def _medication_line(m: Medication) -> MedicationLine:
     if m.dose is not None and m.doses_per_day is not None:
         per_dose = m.dose * (m.strength or 1) if m.dose_unit in ("tablet", "capsule", "mL") else m.dose
         daily = per_dose * m.doses_per_day if m.dose_unit != "patch" else m.strength
-    text = " ".join(p for p in (m.drug_text, _strength(m.strength, m.strength_unit)) if p)
+    strength = _strength(m.strength, m.strength_unit)
+    text = (
+        m.drug_text
+        if not strength or strength.lower() in m.drug_text.lower()
+        else f"{m.drug_text} {strength}"
+    )
     return MedicationLine(
         kind="medication",
         id=str(m.pk),

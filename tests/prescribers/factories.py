@@ -46,3 +46,38 @@ def make_medication(clinic, patient, **changes: Any):
 
     with tenant_context(clinic):
         return medication_create(actor=None, patient=patient, fields=medication_fields(**changes))
+
+
+def make_dispensation(clinic, patient, **changes: Any):
+    """A PDMP fill straight into the table (the import's own tests go through the parsers)."""
+    import uuid as _uuid
+
+    from prescribers.models import Dispensation, PdmpImport
+
+    filled_on = changes.pop("filled_on", datetime.date.today() - datetime.timedelta(days=2))
+    days = changes.pop("days_supply", 30)
+    values: dict[str, Any] = {
+        "drug_text": "Alprazolam 1 MG Oral Tablet",
+        "ingredient": "alprazolam",
+        "drug_class": "benzodiazepine",
+        "strength": Decimal(1),
+        "strength_unit": "mg",
+        "form": "tablet",
+        "quantity": Decimal(60),
+        "daily_amount": Decimal(2),
+    }
+    values.update(changes)
+    with tenant_context(clinic):
+        pdmp_import = changes.get("pdmp_import") or PdmpImport.objects.create(
+            patient=patient, state="OR", format="fhir", storage_policy="raw"
+        )
+        values.pop("pdmp_import", None)
+        return Dispensation.objects.create(
+            patient=patient,
+            pdmp_import=pdmp_import,
+            fingerprint=_uuid.uuid4().hex,
+            filled_on=filled_on,
+            days_supply=days,
+            supply_end=filled_on + datetime.timedelta(days=days - 1),
+            **values,
+        )
