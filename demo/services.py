@@ -89,6 +89,7 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
     from demo.consent import seed_consent
     from demo.insurance import seed_insurance
     from demo.intake import seed_intake
+    from demo.prescribers import seed_prescribers
     from demo.record import seed_record
     from demo.taper import seed_taper
     from demo.vitals import seed_vitals
@@ -106,6 +107,10 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
         (seed_alerts, Role.CLINICIAN),
         (seed_taper, Role.PSYCHIATRIST),  # before check-ins: their patients need active plans
         (seed_checkins, Role.NURSE),  # after any taper demo: a check-in records the day's dose
+        (
+            seed_prescribers,
+            Role.NURSE,
+        ),  # after taper: the prescriber of record and co-prescriptions need plans
     )
     for seed, role in steps:
         actor = _member_with(clinic, role)
