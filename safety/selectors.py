@@ -199,6 +199,18 @@ VALUE_LABELS = {
     "checkin": "Daily check-in",
     "checkin_missed": "No daily check-in",
     "trend": "Score trend",
+    "co_prescription": "Medicines taken together",
+    "mme": "Opioid dose (morphine milligram equivalents per day)",
+    "alcohol_with_benzodiazepine": "Alcohol while on a benzodiazepine",
+    "overlapping_fills": "Overlapping benzodiazepine fills",
+    "outside_taper_plan": "Benzodiazepine outside the taper plan",
+    "fill_above_taper_step": "Fill above the taper plan's current dose",
+    "multiple_provider_episode": "Many prescribers and pharmacies",
+    # Row kinds of the medication list.
+    "dispensation": "PDMP fill",
+    "medication": "Medication order",
+    "reported": "Reported by the patient",
+    "program": "Taper plan (this program)",
 }
 
 
