@@ -13,7 +13,7 @@ import datetime
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db.models import Q
@@ -152,6 +152,11 @@ def _sig(m: Medication) -> str:
 
 def _strength(value: Decimal | None, unit: str) -> str:
     return f"{value.normalize():f} {unit}" if value is not None else ""
+
+
+def medication_line(m: Medication) -> MedicationLine:
+    """A medication as a list line; also for an order not saved yet (the form's order check)."""
+    return _medication_line(m) if m.pk else replace(_medication_line(m), id="proposed")
 
 
 def _medication_line(m: Medication) -> MedicationLine:

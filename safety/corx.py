@@ -23,8 +23,9 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.models import Clinic
 from patients.models import ReportedMedication, SubstanceUse
 from prescribers import rules
-from prescribers.models import Dispensation, Medication, Prescriber
-from prescribers.selectors import PROGRAM_STATUSES, MedicationLine, medication_lines
+from prescribers.facts import medication_facts, plan_fact, program_prescriber_keys
+from prescribers.models import Dispensation, Medication
+from prescribers.selectors import PROGRAM_STATUSES, medication_lines
 from prescribers.services import prescribing_settings
 from safety.findings import Finding, dedup_key
 from taper.models import TaperPlan
@@ -44,61 +45,6 @@ def _history_since(today: dt.date, thresholds: rules.Thresholds) -> dt.date:
 
 def clinic_thresholds() -> rules.Thresholds:
     return rules.thresholds_for(prescribing_settings().overrides)
-
-
-def _plan(lines: Sequence[MedicationLine]) -> rules.PlanFact | None:
-    program = [line for line in lines if line.kind == "program" and line.steps]
-    if not program:
-        return None
-    first = program[0]
-    steps = tuple(
-        rules.PlanStep(start=start, end=end, mg_by_drug=dict(doses)) for start, end, doses in first.steps
-    )
-    return rules.PlanFact(plan_id=first.id.split(":")[0], label=first.sig, steps=steps)
-
-
-def _covered_by_a_fill(line: MedicationLine, fills: Sequence[MedicationLine]) -> bool:
-    """An order that a PDMP fill of the same drug from the same prescriber dispenses: the fill is the fact
-    (counting both would double the MME and the overlap)."""
-    return any(
-        fill.ingredient == line.ingredient
-        and fill.prescriber_key == line.prescriber_key
-        and line.start is not None
-        and fill.start is not None
-        and fill.start >= line.start
-        and (line.end is None or fill.start <= line.end)
-        for fill in fills
-    )
-
-
-def medication_facts(lines: Sequence[MedicationLine]) -> tuple[rules.MedicationFact, ...]:
-    fills = [line for line in lines if line.kind == "dispensation" and line.prescriber_key]
-    facts = []
-    for line in lines:
-        if line.kind == "program" or line.start is None:
-            continue
-        if line.kind == "medication" and line.prescriber_key and _covered_by_a_fill(line, fills):
-            continue
-        facts.append(
-            rules.MedicationFact(
-                id=line.id,
-                kind=line.kind,
-                ingredient=line.ingredient or None,
-                drug_class=line.drug_class or None,
-                start=line.start,
-                end=line.end,
-                daily_amount=line.daily_amount,
-                mme_per_day=line.mme_per_day,
-                prescriber_key=line.prescriber_key,
-                prescriber_label=line.prescriber_label,
-                pharmacy_key=line.pharmacy_key,
-                pharmacy_label=line.pharmacy_label,
-                program=line.program,
-                label=line.label,
-                indication=line.indication,
-            )
-        )
-    return tuple(facts)
 
 
 def _alcohol(patient_ids: Sequence[uuid.UUID], since: dt.date) -> dict[uuid.UUID, list[rules.AlcoholFact]]:
@@ -129,13 +75,13 @@ def patient_facts(
     since = _history_since(today, thresholds)
     lines = medication_lines(ids, since=since)
     alcohol = _alcohol(ids, since)
-    excluded = frozenset(p.key for p in Prescriber.objects.filter(in_program=True))
+    excluded = program_prescriber_keys()
     return [
         rules.PatientFacts(
             patient_id=str(pid),
             today=today,
             medications=medication_facts(lines[pid]),
-            plan=_plan(lines[pid]),
+            plan=plan_fact(lines[pid]),
             alcohol=tuple(alcohol.get(pid, ())),
             excluded_prescribers=excluded,
         )

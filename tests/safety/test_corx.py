@@ -155,3 +155,28 @@ def test_the_clinic_can_tighten_but_not_loosen_the_mme_level(clinic_a, patient_a
 def test_imports_are_not_needed_for_plain_orders(clinic_a):
     with tenant_context(clinic_a):
         assert not PdmpImport.objects.exists()
+
+
+def test_the_order_check_says_what_saving_an_opioid_would_raise(clinic_a, on_plan):
+    from prescribers import services
+    from prescribers.facts import order_check
+    from prescribers.models import Medication
+    from prescribers.selectors import medication_line
+    from tests.prescribers.factories import medication_fields
+
+    with tenant_context(clinic_a):
+        proposed = Medication(patient=on_plan, **medication_fields())
+        services.classify(proposed)
+        found = order_check(
+            on_plan, medication_line(proposed), today=TODAY, thresholds=corx.clinic_thresholds()
+        )
+        assert {f.rule_id for f in found} >= {"corx_benzo_opioid", "corx_mme_reassess"}
+        # Once saved and alerted, a second identical order adds only what is new: its MME doubles the
+        # total to 120/day (two identical orders count twice), so only the >= 90 level is new.
+        saved = services.medication_create(actor=None, patient=on_plan, fields=medication_fields())
+    corx.evaluate_patients(clinic=clinic_a, patient_ids=[on_plan.pk])
+    with tenant_context(clinic_a):
+        again = Medication(patient=on_plan, **medication_fields(start_on=saved.start_on))
+        services.classify(again)
+        found = order_check(on_plan, medication_line(again), today=TODAY, thresholds=corx.clinic_thresholds())
+        assert [f.rule_id for f in found] == ["corx_mme_avoid"]
