@@ -35,9 +35,14 @@ def npi_problem(value: str) -> str | None:
     return None
 
 
+DEA_SUFFIXED = re.compile(r"^\s*([A-Za-z][A-Za-z9]\d{7})\s*-\s*\w+\s*$")
+
+
 def dea_problem(value: str) -> str | None:
-    """Why `value` is not a valid DEA number, or None. A "-001AB" supervised suffix is ignored."""
-    dea = clean(value).split("-")[0] if "-" in (value or "") else clean(value)
+    """Why `value` is not a valid DEA registration number, or None. A "-001AB" supervised suffix is
+    ignored: it is cut before `clean`, which would otherwise remove the dash and keep the suffix."""
+    suffixed = DEA_SUFFIXED.match(value or "")
+    dea = clean(suffixed.group(1) if suffixed else value)
     if not DEA_PATTERN.match(dea):
         return "A DEA number is two letters and seven digits (e.g. AB1234563)."
     digits = [int(c) for c in dea[2:]]

@@ -59,6 +59,7 @@ PURE_MODULES = [
     "prescribers/identifiers.py",
     "prescribers/mme.py",
     "prescribers/rules.py",
+    "prescribers/pdmp/*.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 
