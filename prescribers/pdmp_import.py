@@ -238,11 +238,16 @@ def _store_fills(
     rows = []
     for record in records:
         p, ph = record.prescriber, record.pharmacy
+        # A party the report does not identify (key "") is kept by name on the fill, never registered.
         if p.key not in prescribers:
-            prescribers[p.key] = services.prescriber_resolve(actor=actor, name=p.name, npi=p.npi, dea=p.dea)
+            prescribers[p.key] = (
+                services.prescriber_resolve(actor=actor, name=p.name, npi=p.npi, dea=p.dea) if p.key else None
+            )
         if ph.key not in pharmacies:
-            pharmacies[ph.key] = services.pharmacy_resolve(
-                actor=actor, name=ph.name, npi=ph.npi, ncpdp=ph.ncpdp, dea=ph.dea
+            pharmacies[ph.key] = (
+                services.pharmacy_resolve(actor=actor, name=ph.name, npi=ph.npi, ncpdp=ph.ncpdp, dea=ph.dea)
+                if ph.key
+                else None
             )
         rows.append(
             Dispensation(

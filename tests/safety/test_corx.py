@@ -180,3 +180,27 @@ def test_the_order_check_says_what_saving_an_opioid_would_raise(clinic_a, on_pla
         services.classify(again)
         found = order_check(on_plan, medication_line(again), today=TODAY, thresholds=corx.clinic_thresholds())
         assert [f.rule_id for f in found] == ["corx_mme_avoid"]
+
+
+def test_a_pdmp_report_with_an_opioid_and_a_second_prescriber_raises_its_alerts(clinic_a, on_plan):
+    from prescribers import pdmp_import, services
+    from prescribers.pdmp.samples import example
+
+    with tenant_context(clinic_a):
+        services.state_policy_set(actor=None, state="OR", storage="raw")
+        pdmp_import.commit(
+            actor=None,
+            patient=on_plan,
+            state="OR",
+            format="fhir",
+            data=example("fhir", latest_fill_on=TODAY - dt.timedelta(days=3)),
+            identity_confirmed=True,
+        )
+    corx.evaluate_patients(clinic=clinic_a, patient_ids=[on_plan.pk])
+    rules = set(_alerts(clinic_a, on_plan))
+    assert {
+        "corx_benzo_opioid",
+        "corx_mme_reassess",
+        "corx_benzo_gabapentinoid",
+        "corx_benzo_outside_plan",  # alprazolam and clonazepam fills while the plan gives diazepam
+    } <= rules, rules
