@@ -91,6 +91,8 @@ class MedicationLine:
         return " — ".join(bits)
 
 
+# The ingredient is already resolved from the drug table, so no RxNorm code is passed on: a row's code is
+# often a product (SCD) code, which the MME table rightly refuses as an ingredient code.
 def _order_mme(order: mme.MedicationOrder | None) -> tuple[Decimal | None, str]:
     if order is None:
         return None, "strength, dose or frequency missing"
@@ -110,7 +112,6 @@ def _medication_order(m: Medication) -> mme.MedicationOrder | None:
             dose_unit=m.dose_unit,
             doses_per_day=Decimal(m.doses_per_day),
             as_needed=m.as_needed,
-            rxnorm=m.rxnorm or None,
             indication=m.indication or None,
         )
     except (TypeError, ValueError):
@@ -131,7 +132,6 @@ def _dispensation_order(d: Dispensation) -> mme.MedicationOrder | None:
             dose=Decimal(1) if patch else Decimal(d.daily_amount),
             dose_unit="patch" if patch else "mg",
             doses_per_day=Decimal(1),
-            rxnorm=d.rxnorm or None,
         )
     except (TypeError, ValueError):
         return None

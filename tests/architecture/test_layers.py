@@ -1,6 +1,7 @@
 """Imports flow one way: a module may import its own layer and the layers below it, never one above.
 
-    clinic <- patients <- {taper, vitals, prescribers} <- vitals.checkins <- safety <- {api, workspace} <- demo
+    clinic <- patients <- {taper, vitals, prescribers} <- vitals.checkins <- safety <- {api, workspace}
+           <- demo
 
 `clinic`'s composition roots (settings, urls, celery, wsgi, asgi) name apps by string or autodiscovery,
 so they are scanned like the rest of `clinic`. A lower layer that must react to a higher one sends a

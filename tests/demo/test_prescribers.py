@@ -24,7 +24,9 @@ def test_demo_prescribers_raise_co_prescription_alerts_and_are_idempotent():
         with tenant_context(clinic):
             prescribers = list(Prescriber.objects.all())
             assert len(prescribers) == 5 and sum(p.in_program for p in prescribers) == 1
-            assert all(is_npi(p.npi) and is_dea(p.dea) and luhn.is_valid("80840" + p.npi) for p in prescribers)
+            assert all(
+                is_npi(p.npi) and is_dea(p.dea) and luhn.is_valid("80840" + p.npi) for p in prescribers
+            )
             assert PatientPrescriber.objects.filter(role="benzo").count() >= 3
             rules = set(Alert.objects.filter(rule_id__startswith="corx_").values_list("rule_id", flat=True))
             assert {"corx_benzo_opioid", "corx_mme_reassess", "corx_benzo_gabapentinoid"} <= rules, rules
