@@ -18,8 +18,9 @@ from clinic.actors import ActorLike
 from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.models import Clinic
 from patients.models import Patient
-from prescribers import services
+from prescribers import pdmp_import, services
 from prescribers.models import PatientPrescriber, Prescriber
+from prescribers.pdmp import samples
 from taper.models import TaperPlan
 
 # (first, last, credentials, specialty, practice, in program)
@@ -166,6 +167,25 @@ def seed_prescribers(
                 "left a message for Dr Marchbanks.",
             )
             made += 4
+        if len(on_plan) >= 4:
+            # The synthetic example report, moved so its latest fill was five days ago: a second
+            # benzodiazepine prescriber, an opioid and a gabapentinoid the rules flag.
+            raw_state = next(
+                state
+                for state, storage in STATE_POLICIES.get(clinic.slug, (("OR", "raw"),))
+                if storage == "raw"
+            )
+            row = pdmp_import.commit(
+                actor=actor,
+                patient=on_plan[3],
+                state=raw_state,
+                format="fhir",
+                data=samples.example("fhir", latest_fill_on=today - dt.timedelta(days=5)),
+                filename="pdmp-history-demo.json",
+                identity_confirmed=True,
+                note="Synthetic demo report (the example report's fictional patient).",
+            )
+            made += 1 + row.new_fill_count
         _order(
             actor,
             patients[-1],

@@ -11,7 +11,7 @@ from clinic.tenancy.models import Clinic
 from demo import data
 from demo.services import seed_demo
 from prescribers.identifiers import is_dea, is_npi
-from prescribers.models import CoordinationTask, Medication, PatientPrescriber, Prescriber
+from prescribers.models import CoordinationTask, Dispensation, Medication, PatientPrescriber, Prescriber
 from safety.models import Alert
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,9 @@ def test_demo_prescribers_raise_co_prescription_alerts_and_are_idempotent():
         clinic = Clinic.objects.get(slug=spec.slug)
         with tenant_context(clinic):
             prescribers = list(Prescriber.objects.all())
-            assert len(prescribers) == 5 and sum(p.in_program for p in prescribers) == 1
+            assert (
+                len(prescribers) == 8 and sum(p.in_program for p in prescribers) == 1
+            )  # 5 + 3 from the PDMP report
             assert all(
                 is_npi(p.npi) and is_dea(p.dea) and luhn.is_valid("80840" + p.npi) for p in prescribers
             )
@@ -31,6 +33,8 @@ def test_demo_prescribers_raise_co_prescription_alerts_and_are_idempotent():
             rules = set(Alert.objects.filter(rule_id__startswith="corx_").values_list("rule_id", flat=True))
             assert {"corx_benzo_opioid", "corx_mme_reassess", "corx_benzo_gabapentinoid"} <= rules, rules
             assert CoordinationTask.objects.filter(status="open").exists()
+            assert Dispensation.objects.count() == 5, "the demo PDMP report's fills"
+            assert "corx_benzo_fills_multi_prescriber" in rules
             before = (Prescriber.objects.count(), Medication.objects.count(), Alert.objects.count())
     seed_demo()
     with tenant_context(clinic):
