@@ -63,16 +63,18 @@ def make_dispensation(clinic, patient, **changes: Any):
     days_supply = changes.pop("days_supply", 30)
     with tenant_context(clinic):
         pdmp_import = changes.pop("pdmp_import", None) or PdmpImport.objects.create(
-            patient=patient,
-            state="OR",
-            format=PdmpImport.Format.FHIR,
-            storage_policy="raw",
-            queried_at=timezone.now() - datetime.timedelta(hours=1),
-            transaction_id=f"txn-{uuid.uuid4().hex[:12]}",
-            fill_count=1,
-            new_fill_count=1,
-            imported_by_label="Test Nurse",
-            **import_changes,
+            **{
+                "patient": patient,
+                "state": "OR",
+                "format": PdmpImport.Format.FHIR,
+                "storage_policy": "raw",
+                "queried_at": timezone.now() - datetime.timedelta(hours=1),
+                "transaction_id": f"txn-{uuid.uuid4().hex[:12]}",
+                "fill_count": 1,
+                "new_fill_count": 1,
+                "imported_by_label": "Test Nurse",
+                **import_changes,
+            }
         )
         values: dict[str, Any] = {
             "drug_text": "Alprazolam 1 mg tablet",
