@@ -12,9 +12,11 @@ from typing import ClassVar
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework import exceptions, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from api.authentication import ApiPrincipal
 from api.idempotency import idempotency_begin, idempotency_finish
+from api.parsers import BoundedJSONParser
 from clinic.accounts.middleware import mfa_requirement_unmet
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
@@ -31,6 +33,8 @@ class ClinicViewSet(viewsets.GenericViewSet):
     model: ClassVar[type[Model]]
     # Every action must be listed; an unlisted action is denied (fail closed).
     action_perms: ClassVar[dict[str, Perm]] = {}
+    # DRF's default parsers, with JSON nesting bounded (a deeply nested body is a 400, not a 500).
+    parser_classes = (BoundedJSONParser, FormParser, MultiPartParser)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from api.base import ClinicViewSet
 from api.lookups import resolve_in_clinic
+from api.mixins import ParentIsFixed, PartialUpdateOnly
 from clinic.tenancy.roles import Perm
 from patients.eligibility.x12 import spec_data as x12_spec
 from patients.insurance import selectors, services
@@ -22,20 +23,8 @@ from patients.insurance.models import Authorization, BenefitVerification, Covera
 from patients.models import Patient
 
 
-class _ParentIsFixed:
-    """The parent (patient or coverage) is chosen at creation and cannot be moved afterwards."""
-
-    parent_field = ""
-
-    def _drop_parent(self, instance, validated_data: dict) -> dict:
-        key = f"{self.parent_field}_id"
-        if key in validated_data and validated_data.pop(key) != getattr(instance, key):
-            raise serializers.ValidationError({self.parent_field: "Cannot be changed after creation."})
-        return validated_data
-
-
 # --- coverages ----------------------------------------------------------------------------------------------
-class CoverageSerializer(_ParentIsFixed, serializers.ModelSerializer):
+class CoverageSerializer(ParentIsFixed, serializers.ModelSerializer):
     parent_field = "patient"
     patient = serializers.UUIDField(source="patient_id")
 
@@ -70,21 +59,11 @@ class CoverageFilter(PatientUpdatedFilter):
         fields: tuple = ()
 
 
-class _PartialUpdate:
-    """PATCH only: records are corrected field by field; there is no whole-record PUT."""
-
-    def partial_update(self, request, *args, **kwargs) -> Response:
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(serializer.data)
-
-
 class CoverageViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    _PartialUpdate,
+    PartialUpdateOnly,
     ClinicViewSet,
 ):
     model = Coverage
@@ -99,7 +78,7 @@ class CoverageViewSet(
 
 
 # --- verifications ------------------------------------------------------------------------------------------
-class VerificationSerializer(_ParentIsFixed, serializers.ModelSerializer):
+class VerificationSerializer(ParentIsFixed, serializers.ModelSerializer):
     parent_field = "coverage"
     coverage = serializers.UUIDField(source="coverage_id")
     verified_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
@@ -156,7 +135,7 @@ class VerificationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    _PartialUpdate,
+    PartialUpdateOnly,
     ClinicViewSet,
 ):
     model = BenefitVerification
@@ -171,7 +150,7 @@ class VerificationViewSet(
 
 
 # --- authorizations -----------------------------------------------------------------------------------------
-class AuthorizationSerializer(_ParentIsFixed, serializers.ModelSerializer):
+class AuthorizationSerializer(ParentIsFixed, serializers.ModelSerializer):
     parent_field = "coverage"
     coverage = serializers.UUIDField(source="coverage_id")
     units_used = serializers.SerializerMethodField()
@@ -234,7 +213,7 @@ class AuthorizationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    _PartialUpdate,
+    PartialUpdateOnly,
     ClinicViewSet,
 ):
     model = Authorization

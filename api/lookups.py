@@ -21,7 +21,8 @@ def resolve_in_clinic(model: type[M], pk: Any, field: str) -> M:
     except (ValueError, TypeError):  # a malformed id for the key type: as unknown as a missing one
         found = None
     if found is None:
+        # A list, like every other field error in a problem's `errors`.
         raise serializers.ValidationError(
-            {field: f"No {model._meta.verbose_name} with id {pk} in this clinic."}
+            {field: [f"No {model._meta.verbose_name} with id {pk} in this clinic."]}
         )
     return found

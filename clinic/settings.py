@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
         "DoseRecordSourceEnum": "taper.models.DoseRecord.Source",
         "AlertStatusEnum": "safety.models.Alert.Status",
         "VitalsApiSourceEnum": "api.vitals.API_SOURCES",
+        "MedicationStatusEnum": "prescribers.models.Medication.Status",
     },
 }
 

@@ -356,6 +356,13 @@ def medication_list(patient) -> list[MedicationLine]:
     return medication_lines([patient.pk])[patient.pk]
 
 
+def line_of(row: Medication | Dispensation) -> MedicationLine:
+    """One order's or fill's line, built exactly as `medication_lines` builds it (the API shows each row's
+    MME from it). No query when the row was loaded with its prescriber and pharmacy (a fill: and its
+    pdmp_import)."""
+    return _medication_line(row) if isinstance(row, Medication) else _dispensation_line(row)
+
+
 @dataclass(frozen=True)
 class MMETotal:
     total: Decimal | None

@@ -112,11 +112,29 @@ def _identifier_errors(prescriber: Prescriber) -> dict[str, list[str]]:
     return errors
 
 
+_DUPLICATE_CONSTRAINTS = {"prescriber_npi_unique": "npi", "prescriber_dea_unique": "dea"}
+
+
+def _save_prescriber(prescriber: Prescriber) -> None:
+    """Save; a duplicate NPI or DEA written by a concurrent request after the check is still a field error
+    (the unique constraints decide), never a 500."""
+    try:
+        with transaction.atomic():
+            prescriber.save()
+    except IntegrityError as error:
+        field = next((f for name, f in _DUPLICATE_CONSTRAINTS.items() if name in str(error)), None)
+        if field is None:
+            raise
+        raise ValidationError(
+            {field: [f"Another prescriber was just saved with this {field.upper()}; open that record."]}
+        ) from error
+
+
 @transaction.atomic
 def prescriber_create(*, actor: ActorLike, fields: Mapping[str, Any]) -> Prescriber:
     prescriber = Prescriber(clinic=require_clinic(), **_strip(fields, PRESCRIBER_FIELDS))
     _clean(prescriber, _identifier_errors(prescriber), exclude=["recipient"])
-    prescriber.save()
+    _save_prescriber(prescriber)
     audit(actor=actor, action=AuditEvent.Action.CREATE, obj=prescriber, detail={"npi": prescriber.npi})
     return prescriber
 
@@ -129,7 +147,7 @@ def prescriber_update(*, actor: ActorLike, prescriber: Prescriber, fields: Mappi
     for key, value in values.items():
         setattr(prescriber, key, value)
     _clean(prescriber, _identifier_errors(prescriber), exclude=["recipient"])
-    prescriber.save()
+    _save_prescriber(prescriber)
     if prescriber.recipient_id:
         Recipient.objects.filter(pk=prescriber.recipient_id).update(**_recipient_fields(prescriber))
     audit(
@@ -373,12 +391,8 @@ def medication_upsert_from_ehr(
     system, external_id = (system or "").strip(), (external_id or "").strip()
     if not system or not external_id:
         raise ValidationError({"identifier": ["An EHR medication needs its identifier system and value."]})
-    found = Medication.objects.filter(external_system=system, external_id=external_id).first()
+    found = _ehr_medication(patient, system, external_id)
     if found is not None:
-        if found.patient_id != patient.pk:
-            raise ValidationError(
-                {"identifier": ["This identifier belongs to another patient's medication."]}
-            )
         return medication_update(actor=actor, medication=found, fields=fields), False
     try:
         with transaction.atomic():
@@ -394,8 +408,21 @@ def medication_upsert_from_ehr(
                 True,
             )
     except IntegrityError:  # the same identifier sent twice at once: the other request created it
-        found = Medication.objects.get(external_system=system, external_id=external_id)
+        found = _ehr_medication(patient, system, external_id)
+        if found is None:
+            raise
         return medication_update(actor=actor, medication=found, fields=fields), False
+
+
+class IdentifierInUse(ValidationError):
+    """The EHR identifier is already another patient's medication (an API answers 409, not 400)."""
+
+
+def _ehr_medication(patient: Patient, system: str, external_id: str) -> Medication | None:
+    found = Medication.objects.filter(external_system=system, external_id=external_id).first()
+    if found is not None and found.patient_id != patient.pk:
+        raise IdentifierInUse({"identifier": ["This identifier belongs to another patient's medication."]})
+    return found
 
 
 @transaction.atomic

@@ -49,35 +49,54 @@ def make_medication(clinic, patient, **changes: Any):
 
 
 def make_dispensation(clinic, patient, **changes: Any):
-    """A PDMP fill straight into the table (the import's own tests go through the parsers)."""
-    import uuid as _uuid
+    """A PDMP fill on file, as an import would leave it: a PdmpImport and its Dispensation, written with the
+    ORM (classified from the drug table like the import does). `import_fields` changes the import."""
+    import uuid
+
+    from django.utils import timezone
 
     from prescribers.models import Dispensation, PdmpImport
+    from prescribers.services import classify
 
-    filled_on = changes.pop("filled_on", datetime.date.today() - datetime.timedelta(days=2))
-    days = changes.pop("days_supply", 30)
-    values: dict[str, Any] = {
-        "drug_text": "Alprazolam 1 MG Oral Tablet",
-        "ingredient": "alprazolam",
-        "drug_class": "benzodiazepine",
-        "strength": Decimal(1),
-        "strength_unit": "mg",
-        "form": "tablet",
-        "quantity": Decimal(60),
-        "daily_amount": Decimal(2),
-    }
-    values.update(changes)
+    import_changes = changes.pop("import_fields", {})
+    filled_on = changes.pop("filled_on", datetime.date.today() - datetime.timedelta(days=5))
+    days_supply = changes.pop("days_supply", 30)
     with tenant_context(clinic):
-        pdmp_import = changes.get("pdmp_import") or PdmpImport.objects.create(
-            patient=patient, state="OR", format="fhir", storage_policy="raw"
+        pdmp_import = changes.pop("pdmp_import", None) or PdmpImport.objects.create(
+            **{
+                "patient": patient,
+                "state": "OR",
+                "format": PdmpImport.Format.FHIR,
+                "storage_policy": "raw",
+                "queried_at": timezone.now() - datetime.timedelta(hours=1),
+                "transaction_id": f"txn-{uuid.uuid4().hex[:12]}",
+                "fill_count": 1,
+                "new_fill_count": 1,
+                "imported_by_label": "Test Nurse",
+                **import_changes,
+            }
         )
-        values.pop("pdmp_import", None)
-        return Dispensation.objects.create(
+        values: dict[str, Any] = {
+            "drug_text": "Alprazolam 1 mg tablet",
+            "strength": Decimal("1"),
+            "strength_unit": "mg",
+            "form": "tablet",
+            "quantity": Decimal("60"),
+            "quantity_unit": "tablet",
+            "daily_amount": Decimal("2"),
+            "prescriber_name": "Robin Hale",
+            "pharmacy_name": "Corner Pharmacy",
+            **changes,
+        }
+        dispensation = Dispensation(
             patient=patient,
             pdmp_import=pdmp_import,
-            fingerprint=_uuid.uuid4().hex,
+            fingerprint=uuid.uuid4().hex,
             filled_on=filled_on,
-            days_supply=days,
-            supply_end=filled_on + datetime.timedelta(days=days - 1),
+            days_supply=days_supply,
+            supply_end=filled_on + datetime.timedelta(days=days_supply - 1),
             **values,
         )
+        classify(dispensation)
+        dispensation.save()
+        return dispensation

@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from prescribers import services
-from prescribers.models import CoordinationTask, Medication, PatientPrescriber
+from prescribers.models import CoordinationTask, Medication, PatientPrescriber, Prescriber
 from prescribers.selectors import current_mme, medication_list
+from tests.conftest import make_patient
 from tests.prescribers.factories import DEAS, NPIS, make_medication, make_prescriber, medication_fields
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +157,81 @@ def test_an_ehr_medication_is_upserted_by_its_identifier(clinic_a, patient_a):
         )
         assert created and not created_again and first.pk == again.pk
         assert Medication.objects.get().doses_per_day == Decimal("3")
+
+
+def test_another_patients_ehr_identifier_is_refused_as_identifier_in_use(clinic_a, patient_a):
+    other = make_patient(clinic_a, first_name="Other")
+    with tenant_context(clinic_a):
+        services.medication_upsert_from_ehr(
+            actor=None, patient=other, system="urn:ehr:orders", external_id="7", fields=medication_fields()
+        )
+        with pytest.raises(services.IdentifierInUse) as error:
+            services.medication_upsert_from_ehr(
+                actor=None, patient=patient_a, system="urn:ehr:orders", external_id="7", fields={}
+            )
+        assert isinstance(error.value, ValidationError)  # still a field error for forms and the API
+        assert "another patient" in error.value.message_dict["identifier"][0]
+
+
+def test_an_ehr_identifier_created_concurrently_for_another_patient_is_refused(
+    clinic_a, patient_a, monkeypatch
+):
+    """The race branch: the lookup missed, the insert hit the unique constraint, and the row the other request
+    made belongs to another patient: refused, never updated."""
+    other = make_patient(clinic_a, first_name="Other")
+    with tenant_context(clinic_a):
+        theirs, _ = services.medication_upsert_from_ehr(
+            actor=None, patient=other, system="urn:ehr:orders", external_id="8", fields=medication_fields()
+        )
+        real, calls = services._ehr_medication, []
+
+        def first_misses(*args):
+            calls.append(args)
+            return None if len(calls) == 1 else real(*args)
+
+        monkeypatch.setattr(services, "_ehr_medication", first_misses)
+        with pytest.raises(services.IdentifierInUse):
+            services.medication_upsert_from_ehr(
+                actor=None,
+                patient=patient_a,
+                system="urn:ehr:orders",
+                external_id="8",
+                fields=medication_fields(dose=Decimal("2")),
+            )
+        assert len(calls) == 2
+        assert Medication.objects.get(pk=theirs.pk).dose == Decimal("1")
+
+
+def test_a_duplicate_npi_that_slips_past_the_check_is_still_a_field_error(clinic_a, monkeypatch):
+    make_prescriber(clinic_a, npi=NPIS[0])
+    monkeypatch.setattr(services, "_identifier_errors", lambda prescriber: {})  # as if saved concurrently
+    with tenant_context(clinic_a):
+        with pytest.raises(ValidationError) as error:
+            services.prescriber_create(
+                actor=None, fields={"first_name": "Twin", "last_name": "Person", "npi": NPIS[0]}
+            )
+        assert "just saved with this NPI" in error.value.message_dict["npi"][0]
+        assert Prescriber.objects.count() == 1  # and the transaction is still usable
+
+
+def test_line_of_is_the_medication_lists_line_and_reads_nothing_more(clinic_a, patient_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from prescribers.models import Dispensation
+    from prescribers.selectors import line_of, medication_lines
+    from tests.prescribers.factories import make_dispensation
+
+    prescriber = make_prescriber(clinic_a, npi=NPIS[0])
+    make_medication(clinic_a, patient_a, prescriber=prescriber)
+    make_dispensation(clinic_a, patient_a, prescriber=prescriber)
+    with tenant_context(clinic_a):
+        expected = {(line.kind, line.id): line for line in medication_lines([patient_a.pk])[patient_a.pk]}
+        rows = [
+            *Medication.objects.select_related("prescriber", "pharmacy"),
+            *Dispensation.objects.select_related("prescriber", "pharmacy", "pdmp_import"),
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            lines = [line_of(row) for row in rows]
+    assert len(queries) == 0
+    assert {(line.kind, line.id): line for line in lines} == expected

@@ -741,3 +741,61 @@ def make_dose_record_in(clinic: Clinic):
         return services.dose_record(
             actor=psychiatrist, plan=plan, day=datetime.date(2026, 1, 6), source="nurse", as_planned=True
         )
+
+
+# --- prescribers, medications and PDMP fills (prescribers; API: /prescribers/, /medications/, …) ----------
+def _prescriber_models():
+    from prescribers import models
+
+    return models
+
+
+def _serial_npi() -> str:
+    """A made-up NPI with a valid check digit (Luhn over 80840 + the first nine digits), unique per call."""
+    from stdnum import luhn
+
+    first_nine = f"1{next(_serial) % 10**8:08d}"
+    return first_nine + luhn.calc_check_digit("80840" + first_nine)
+
+
+def prescriber_data() -> dict[str, Any]:
+    """Valid to create (no NPI, so never a duplicate) and to PATCH any prescriber."""
+    return {"first_name": "Walker", "last_name": f"Prescriber{next(_serial)}", "credentials": "MD"}
+
+
+@register(_prescriber_models().Prescriber, kwargs=("prescriber_id",), valid_data=prescriber_data)
+def make_prescriber_in(clinic: Clinic):
+    from tests.prescribers.factories import make_prescriber
+
+    return make_prescriber(clinic, npi=_serial_npi(), last_name=f"Probe{next(_serial)}")
+
+
+def medication_data(clinic: Clinic) -> dict[str, Any]:
+    """Valid to create a medication (API), to PATCH the clinic's first one (same patient) and to stop it."""
+    medication = _first_in(clinic, _prescriber_models().Medication)
+    return {
+        "patient": str(medication.patient_id) if medication else _latest_patient_id(clinic),
+        "drug_text": "Sertraline 50 mg tablet",
+        "strength": "50",
+        "strength_unit": "mg",
+        "dose": "1",
+        "dose_unit": "tablet",
+        "doses_per_day": "1",
+        "stopped_on": datetime.date.today().isoformat(),
+        "reason": "Walker probe",
+    }
+
+
+@register(_prescriber_models().Medication, kwargs=(), valid_data=medication_data)
+def make_prescribed_medication_in(clinic: Clinic):
+    """An active opioid order (started three days ago, so a stop today is valid)."""
+    from tests.prescribers.factories import make_medication
+
+    return make_medication(clinic, make_patient_in(clinic))
+
+
+@register(_prescriber_models().Dispensation, kwargs=())
+def make_dispensation_in(clinic: Clinic):
+    from tests.prescribers.factories import make_dispensation
+
+    return make_dispensation(clinic, make_patient_in(clinic))
