@@ -9,6 +9,7 @@ from api.consent import ConsentViewSet, DisclosureViewSet, RecipientViewSet
 from api.insurance import AuthorizationViewSet, CoverageViewSet, EligibilityCheckViewSet, VerificationViewSet
 from api.intake import IntakeAssessmentViewSet
 from api.patients import DiagnosisViewSet, PatientViewSet
+from api.pdmp import PdmpImportViewSet
 from api.prescribers import DispensationViewSet, MedicationViewSet, PrescriberViewSet
 from api.taper import DoseRecordViewSet, TaperPlanViewSet, TaperStepViewSet, TaperVersionViewSet
 from api.vitals import InstrumentResultViewSet, VitalReadingViewSet
@@ -37,6 +38,7 @@ router.register("dose-records", DoseRecordViewSet, basename="dose-record")
 router.register("prescribers", PrescriberViewSet, basename="prescriber")
 router.register("medications", MedicationViewSet, basename="medication")
 router.register("dispensations", DispensationViewSet, basename="dispensation")
+router.register("pdmp-imports", PdmpImportViewSet, basename="pdmp-import")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),

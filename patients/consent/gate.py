@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
-from clinic.audit.services import audit
+from clinic.audit.services import audit_many
 from clinic.tenancy.context import clinic_today, require_clinic
 from patients.consent import rules
 from patients.consent.models import Consent, ConsentRecipient, Disclosure, Recipient
@@ -149,20 +149,25 @@ def disclose_many(
             for pid, decision in decisions.items()
         ]
     )
-    for row in rows:
-        audit(
-            actor=actor,
-            action=AuditEvent.Action.DISCLOSE,
-            obj=row,
-            patient=row.patient_id,
-            detail={
-                "recipient": str(recipient.pk),
-                "purpose": purpose,
-                "channel": channel,
-                "categories": categories,
-                "consent": str(row.consent_id),
-            },
-        )
+    # One chain append for the batch (an API page of N patients is one INSERT, not N).
+    audit_many(
+        actor=actor,
+        action=AuditEvent.Action.DISCLOSE,
+        items=[
+            {
+                "obj": row,
+                "patient": row.patient_id,
+                "detail": {
+                    "recipient": str(recipient.pk),
+                    "purpose": purpose,
+                    "channel": channel,
+                    "categories": categories,
+                    "consent": str(row.consent_id),
+                },
+            }
+            for row in rows
+        ],
+    )
     return rows
 
 

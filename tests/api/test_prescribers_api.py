@@ -637,3 +637,69 @@ def test_sync_order_is_served_by_the_clinic_updated_at_index(clinic_a, model, in
             cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()
     assert index in plan and "Sort" not in plan, plan
+
+
+# --- PDMP report import over the API ------------------------------------------------------------------------
+PDMP_IMPORTS = "/api/v1/pdmp-imports/"
+
+
+def _report_body(patient, **changes):
+    import base64
+
+    from prescribers.pdmp.samples import example
+
+    data = example("fhir", latest_fill_on=TODAY - datetime.timedelta(days=5))
+    body = {
+        "patient": str(patient.pk),
+        "state": "OR",
+        "format": "fhir",
+        "content": base64.b64encode(data).decode(),
+        "identity_confirmed": True,
+    }
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+def oregon_raw(clinic_a):
+    from prescribers.services import state_policy_set
+
+    with tenant_context(clinic_a):
+        state_policy_set(actor=None, state="OR", storage="raw")
+
+
+def test_a_pdmp_report_previews_then_imports_over_the_api(clinic_a, patient_a, oregon_raw):
+    from prescribers.models import Dispensation
+
+    api = token_client(clinic_a, Role.NURSE)
+    preview = api.post(PDMP_IMPORTS, _report_body(patient_a, preview=True), content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    assert len(preview.json()["new"]) == 5 and preview.json()["problems"] == []
+    with tenant_context(clinic_a):
+        assert not Dispensation.objects.exists()
+    created = api.post(PDMP_IMPORTS, _report_body(patient_a), content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["new_fill_count"] == 5
+    again = api.post(PDMP_IMPORTS, _report_body(patient_a), content_type="application/json")
+    assert again.status_code == 400 and "already imported" in again.content.decode()
+    listed = api.get(PDMP_IMPORTS, {"patient": str(patient_a.pk)})
+    assert listed.status_code == 200 and len(listed.json()["results"]) == 1
+
+
+def test_a_malformed_report_over_the_api_is_a_problem_naming_every_line(clinic_a, patient_a, oregon_raw):
+    import base64
+
+    bad = base64.b64encode(b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": 3}]}')
+    response = token_client(clinic_a, Role.NURSE).post(
+        PDMP_IMPORTS, _report_body(patient_a, content=bad.decode()), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert "Nothing was imported" in response.content.decode()
+
+
+def test_a_pdmp_import_needs_medication_record(clinic_a, patient_a, oregon_raw):
+    response = token_client(clinic_a, Role.ADMISSIONS).post(
+        PDMP_IMPORTS, _report_body(patient_a), content_type="application/json"
+    )
+    assert response.status_code == 403
