@@ -799,3 +799,30 @@ def make_dispensation_in(clinic: Clinic):
     from tests.prescribers.factories import make_dispensation
 
     return make_dispensation(clinic, make_patient_in(clinic))
+
+
+def pdmp_import_data(clinic: Clinic) -> dict[str, Any]:
+    """A valid import request for the clinic's latest patient (the example report, OR raw-data policy)."""
+    import base64
+
+    from prescribers.pdmp.samples import example
+
+    data = example("csv", latest_fill_on=datetime.date.today() - datetime.timedelta(days=3))
+    return {
+        "patient": _latest_patient_id(clinic),
+        "state": "OR",
+        "format": "csv",
+        "content": base64.b64encode(data).decode(),
+        "identity_confirmed": True,
+    }
+
+
+@register(_prescriber_models().PdmpImport, kwargs=("import_id",), valid_data=pdmp_import_data)
+def make_pdmp_import_in(clinic: Clinic):
+    """A stored report with one fill, and the clinic's OR policy (raw data) so a new import is valid."""
+    from prescribers.services import state_policy_set
+    from tests.prescribers.factories import make_dispensation
+
+    with tenant_context(clinic):
+        state_policy_set(actor=None, state="OR", storage="raw")
+    return make_dispensation(clinic, make_patient_in(clinic)).pdmp_import
