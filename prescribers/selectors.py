@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from patients.models import ReportedMedication
-from prescribers import drugs, mme
+from prescribers import drugs, identifiers, mme
 from prescribers.models import (
     CoordinationEntry,
     CoordinationTask,
@@ -384,6 +384,46 @@ def prescriber_list(*, query: str = "", include_inactive: bool = False):
     return prescribers.order_by("last_name", "first_name", "id")
 
 
+def prescriber_duplicates(*, npi: str = "", dea: str = "", exclude=None) -> list[Prescriber]:
+    """Registry records (active or not) that already carry this NPI or DEA number: the page links to them."""
+    npi, dea = identifiers.clean(npi), identifiers.clean(dea)
+    match = Q(pk__in=[])
+    if npi:
+        match |= Q(npi=npi)
+    if dea:
+        match |= Q(dea=dea)
+    found = Prescriber.objects.filter(match)
+    if exclude is not None:
+        found = found.exclude(pk=getattr(exclude, "pk", exclude))
+    return list(found.order_by("last_name", "first_name", "id"))
+
+
+def prescriber_patients(prescriber) -> list[PatientPrescriber]:
+    """The patients this prescriber is a current prescriber of record for."""
+    return list(
+        PatientPrescriber.objects.filter(prescriber=prescriber, until__isnull=True)
+        .select_related("patient")
+        .order_by("patient__last_name", "patient__first_name", "role", "id")
+    )
+
+
+def prescriber_recent(prescriber, *, since: datetime.date, limit: int = 50):
+    """Orders entered for this prescriber and PDMP fills they wrote that covered a day since `since`,
+    newest first: (orders, fills), two queries."""
+    orders = list(
+        Medication.objects.filter(prescriber=prescriber)
+        .filter(Q(end_on__isnull=True) | Q(end_on__gte=since))
+        .select_related("patient", "pharmacy")
+        .order_by("-start_on", "id")[:limit]
+    )
+    fills = list(
+        Dispensation.objects.filter(prescriber=prescriber, supply_end__gte=since)
+        .select_related("patient", "pharmacy", "pdmp_import")
+        .order_by("-filled_on", "id")[:limit]
+    )
+    return orders, fills
+
+
 def prescribers_of_record(patient) -> list[PatientPrescriber]:
     return list(
         PatientPrescriber.objects.filter(patient=patient, until__isnull=True).select_related("prescriber")
@@ -432,6 +472,23 @@ def coordination(patient) -> tuple[list[CoordinationEntry], list[CoordinationTas
         .order_by("status", "due_on", "id")
     )
     return entries, tasks
+
+
+def tasks_opened_for(link: PatientPrescriber) -> list[CoordinationTask]:
+    """The consolidation tasks naming this benzodiazepine prescriber of record (opened when it was set)."""
+    return list(
+        CoordinationTask.objects.filter(
+            patient_id=link.patient_id,
+            reason_key__startswith="consolidate:",
+            reason_key__endswith=f":{link.pk}",
+        )
+        .select_related("prescriber")
+        .order_by("due_on", "id")
+    )
+
+
+def open_tasks_due_count(*, until: datetime.date) -> int:
+    return CoordinationTask.objects.filter(status=CoordinationTask.Status.OPEN, due_on__lte=until).count()
 
 
 def open_tasks_due(*, until: datetime.date, limit: int = 50):

@@ -7,10 +7,19 @@ class SafetyConfig(AppConfig):
 
     def ready(self) -> None:
         # Rules run when a vital, score or check-in is saved (after commit). vitals never imports safety.
-        from safety.hooks import on_clinical_fact_recorded, rising_withdrawal_concerns
+        from prescribers.signals import medication_concerns_requested
+        from safety.hooks import (
+            co_prescription_concerns,
+            on_clinical_fact_recorded,
+            rising_withdrawal_concerns,
+        )
         from taper.signals import review_concerns_requested
         from vitals.signals import clinical_fact_recorded
 
         clinical_fact_recorded.connect(on_clinical_fact_recorded, dispatch_uid="safety.evaluate_on_save")
         # The taper review queue lists patients whose withdrawal scores rise; taper never imports safety.
         review_concerns_requested.connect(rising_withdrawal_concerns, dispatch_uid="safety.review_concerns")
+        # A medication list shows its open co-prescription alerts; prescribers never imports safety.
+        medication_concerns_requested.connect(
+            co_prescription_concerns, dispatch_uid="safety.medication_concerns"
+        )

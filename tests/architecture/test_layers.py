@@ -58,6 +58,7 @@ PURE_MODULES = [
     "prescribers/drugs.py",
     "prescribers/identifiers.py",
     "prescribers/mme.py",
+    "prescribers/timeline.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 

@@ -46,3 +46,53 @@ def make_medication(clinic, patient, **changes: Any):
 
     with tenant_context(clinic):
         return medication_create(actor=None, patient=patient, fields=medication_fields(**changes))
+
+
+def make_fill(clinic, patient, *, prescriber=None, pharmacy=None, **changes: Any):
+    """A PDMP fill (Dispensation) as an import would store it, written directly: the import service is
+    built elsewhere; the medication list only reads these rows."""
+    from prescribers.models import Dispensation, PdmpImport
+    from prescribers.services import classify
+
+    filled_on = changes.pop("filled_on", datetime.date.today() - datetime.timedelta(days=10))
+    days = changes.pop("days_supply", 30)
+    with tenant_context(clinic):
+        report = PdmpImport.objects.create(
+            clinic=clinic,
+            patient=patient,
+            state="OR",
+            format=PdmpImport.Format.CSV,
+            storage_policy="raw",
+            imported_by_label="test@clinic",
+        )
+        values: dict[str, Any] = {
+            "drug_text": "Alprazolam 1 mg tablet",
+            "strength": Decimal("1"),
+            "strength_unit": "mg",
+            "quantity": Decimal("60"),
+            "quantity_unit": "tablet",
+            "daily_amount": Decimal("2"),
+        }
+        values.update(changes)
+        fill = Dispensation(
+            clinic=clinic,
+            patient=patient,
+            pdmp_import=report,
+            fingerprint=f"{report.pk}",
+            filled_on=filled_on,
+            supply_end=filled_on + datetime.timedelta(days=days - 1),
+            days_supply=days,
+            prescriber=prescriber,
+            pharmacy=pharmacy,
+            **values,
+        )
+        classify(fill)
+        fill.save()
+        return fill
+
+
+def make_pharmacy(clinic, name: str = "Riverside Pharmacy", **fields: Any):
+    from prescribers.services import pharmacy_resolve
+
+    with tenant_context(clinic):
+        return pharmacy_resolve(actor=None, name=name, **fields)

@@ -19,12 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_npi_and_dea_check_digits_are_enforced(clinic_a):
-    with tenant_context(clinic_a):
-        with pytest.raises(ValidationError) as error:
-            services.prescriber_create(
-                actor=None,
-                fields={"first_name": "A", "last_name": "B", "npi": "1234567890", "dea": "AP5836728"},
-            )
+    with tenant_context(clinic_a), pytest.raises(ValidationError) as error:
+        services.prescriber_create(
+            actor=None,
+            fields={"first_name": "A", "last_name": "B", "npi": "1234567890", "dea": "AP5836728"},
+        )
     assert "check digit" in error.value.message_dict["npi"][0]
     assert "check digit" in error.value.message_dict["dea"][0]
 
@@ -53,7 +52,7 @@ def test_a_medication_is_classified_and_audited_and_its_mme_computed(clinic_a, p
         lines = medication_list(patient_a)
         assert AuditEvent.objects.filter(object_id=str(medication.pk), action="create").exists()
     (line,) = lines
-    assert line.mme_per_day == Decimal("60.00")  # 10 mg × 4 a day × 1.5
+    assert line.mme_per_day == Decimal("60.00")  # 10 mg x 4 a day x 1.5
     assert current_mme(lines, datetime.date.today()).total == Decimal("60.00")
 
 

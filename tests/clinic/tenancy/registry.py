@@ -741,3 +741,92 @@ def make_dose_record_in(clinic: Clinic):
         return services.dose_record(
             actor=psychiatrist, plan=plan, day=datetime.date(2026, 1, 6), source="nurse", as_planned=True
         )
+
+
+# --- prescribers (registry, medications, prescribers of record, coordination tasks) --------------------
+def _prescriber_models():
+    from prescribers import models
+
+    return models
+
+
+def prescriber_data() -> dict[str, Any]:
+    """Valid for the prescriber edit form; `is_active` makes it a valid body for the status action too."""
+    return {"first_name": "Walker", "last_name": f"Prescriber{next(_serial)}", "is_active": "0"}
+
+
+def _make_prescriber(clinic: Clinic):
+    from prescribers.services import prescriber_create
+
+    with tenant_context(clinic):
+        return prescriber_create(
+            actor=None, fields={"first_name": "Probe", "last_name": f"Prescriber{next(_serial)}"}
+        )
+
+
+@register(_prescriber_models().Prescriber, kwargs=("prescriber_id",), valid_data=prescriber_data)
+def make_prescriber_in(clinic: Clinic):
+    return _make_prescriber(clinic)
+
+
+def prescribed_medication_data() -> dict[str, Any]:
+    """Valid for the medication edit form and, with stopped_on/reason, for the stop form."""
+    today = datetime.date.today()
+    return {
+        "drug_text": "Alprazolam 1 mg tablet",
+        "strength": "1",
+        "strength_unit": "mg",
+        "dose": "1",
+        "dose_unit": "tablet",
+        "doses_per_day": "2",
+        "start_on": (today - datetime.timedelta(days=20)).isoformat(),
+        "stopped_on": today.isoformat(),
+        "reason": "Walker probe: consolidated",
+    }
+
+
+@register(_prescriber_models().Medication, kwargs=("med_id",), valid_data=prescribed_medication_data)
+def make_prescribed_medication_in(clinic: Clinic):
+    from prescribers.services import medication_create
+
+    patient = make_patient_in(clinic)
+    data = prescribed_medication_data()
+    fields = {k: v for k, v in data.items() if k not in ("stopped_on", "reason")}
+    fields["start_on"] = datetime.date.fromisoformat(fields["start_on"])
+    with tenant_context(clinic):
+        return medication_create(actor=None, patient=patient, fields=fields)
+
+
+@register(
+    _prescriber_models().PatientPrescriber,
+    kwargs=("of_record_id",),
+    valid_data=lambda: {"until": datetime.date.today().isoformat()},
+)
+def make_prescriber_of_record_in(clinic: Clinic):
+    from prescribers.services import prescriber_of_record_set
+
+    patient = make_patient_in(clinic)
+    prescriber = _make_prescriber(clinic)
+    with tenant_context(clinic):
+        return prescriber_of_record_set(
+            actor=None,
+            patient=patient,
+            prescriber=prescriber,
+            role="other",
+            since=datetime.date.today() - datetime.timedelta(days=10),
+        )
+
+
+@register(
+    _prescriber_models().CoordinationTask,
+    kwargs=("task_id",),
+    valid_data=lambda: {"status": "done", "outcome": "Walker probe: prescriber agreed."},
+)
+def make_coordination_task_in(clinic: Clinic):
+    from prescribers.services import coordination_task_create
+
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        return coordination_task_create(
+            actor=None, patient=patient, title="Call the prescriber", due_on=datetime.date.today()
+        )
