@@ -190,7 +190,7 @@ def consent_explanation(consent: Consent) -> ConsentExplanation:
         + (f" ({link.recipient.organization})" if link.recipient.organization else "")
         for link in consent.recipient_links.select_related("recipient").order_by("recipient__name")
     ]
-    signed_by = consent.get_signed_by_display() or "The patient"
+    signed_by = "the patient"
     if consent.signed_by == Consent.SignedBy.REPRESENTATIVE and consent.representative_name:
         signed_by = (
             f"{consent.representative_name} ({consent.representative_relationship}), authorized "

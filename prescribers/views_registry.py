@@ -44,13 +44,13 @@ def registry_view(request: HttpRequest) -> HttpResponse:
     return render(request, "prescribers/registry.html", context)
 
 
-def _duplicates(form, exclude=None) -> list[Prescriber]:
-    data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
+def _duplicates(form, fields: dict, exclude=None) -> list[Prescriber]:
+    """The records a refused NPI or DEA already belongs to (`fields` as typed: the refusal took them off
+    the form's cleaned data)."""
     if not (form.has_error("npi") or form.has_error("dea")):
         return []
-    return selectors.prescriber_duplicates(
-        npi=data.get("npi") or "", dea=data.get("dea") or "", exclude=exclude
-    )
+    npi, dea = fields.get("npi") or "", fields.get("dea") or ""
+    return selectors.prescriber_duplicates(npi=npi, dea=dea, exclude=exclude)
 
 
 @require_perm(Perm.PRESCRIBER_MANAGE)
@@ -60,10 +60,11 @@ def prescriber_create_view(request: HttpRequest) -> HttpResponse:
     duplicates: list[Prescriber] = []
     if request.method == "POST" and form.is_valid():
         try:
-            prescriber = services.prescriber_create(actor=request.user, fields=form.cleaned_data)
+            fields = dict(form.cleaned_data)
+            prescriber = services.prescriber_create(actor=request.user, fields=fields)
         except ValidationError as error:
             apply_errors(form, error)
-            duplicates = _duplicates(form)
+            duplicates = _duplicates(form, fields)
         else:
             messages.success(request, f"{prescriber.display_name} added to the registry.")
             return redirect(clinic_reverse("prescribers:prescriber", prescriber_id=prescriber.pk))
@@ -83,12 +84,11 @@ def prescriber_edit_view(request: HttpRequest, prescriber_id) -> HttpResponse:
     duplicates: list[Prescriber] = []
     if request.method == "POST" and form.is_valid():
         try:
-            prescriber = services.prescriber_update(
-                actor=request.user, prescriber=prescriber, fields=form.cleaned_data
-            )
+            fields = dict(form.cleaned_data)
+            prescriber = services.prescriber_update(actor=request.user, prescriber=prescriber, fields=fields)
         except ValidationError as error:
             apply_errors(form, error)
-            duplicates = _duplicates(form, exclude=prescriber)
+            duplicates = _duplicates(form, fields, exclude=prescriber)
         else:
             messages.success(request, f"{prescriber.display_name} saved.")
             return redirect(clinic_reverse("prescribers:prescriber", prescriber_id=prescriber.pk))

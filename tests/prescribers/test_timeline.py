@@ -25,7 +25,9 @@ def _bars() -> list[Bar]:
             "benzodiazepine",
             "CVS Main St",
         ),
-        Bar("oxy", "npi:2", "Dr Pat Quinn", TODAY - D(days=45), TODAY - D(days=16), "Oxycodone 5 mg", "opioid"),
+        Bar(
+            "oxy", "npi:2", "Dr Pat Quinn", TODAY - D(days=45), TODAY - D(days=16), "Oxycodone 5 mg", "opioid"
+        ),
         Bar("lis", "npi:2", "Dr Pat Quinn", TODAY - D(days=40), None, "Lisinopril 10 mg", ""),
         Bar("old", "npi:2", "Dr Pat Quinn", TODAY - D(days=400), TODAY - D(days=300), "Old one", "opioid"),
     ]

@@ -49,7 +49,9 @@ def test_the_list_shows_every_row_with_class_prescriber_pharmacy_and_source(clin
         pharmacy=pharmacy,
         sig="1 tablet twice a day",
     )
-    make_fill(clinic_a, patient_a, drug_text="Oxycodone 10 mg tablet", strength=Decimal("10"), daily_amount=40)
+    make_fill(
+        clinic_a, patient_a, drug_text="Oxycodone 10 mg tablet", strength=Decimal("10"), daily_amount=40
+    )
     response = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk))
     assert response.status_code == 200
     body = response.content.decode()
@@ -83,26 +85,35 @@ def test_timeline_on_the_page_shows_the_overlap_of_two_prescribers(clinic_a, pat
         filled_on=TODAY - datetime.timedelta(days=30),
         days_supply=30,
     )
-    body = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    body = (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    )
     spans = _bar_spans(body)
     a, b = spans[f"medication:{first.pk}"], spans[f"dispensation:{second.pk}"]
     assert a[2] != b[2]  # two prescribers: two rows
     assert b[0] < a[1] and a[0] < b[1]  # the bars overlap in time
     (band,) = re.findall(r'<rect class="tl-overlap" data-start="([^"]+)" data-end="([^"]+)"', body)
-    assert band == ((TODAY - datetime.timedelta(days=30)).isoformat(), (TODAY - datetime.timedelta(days=10)).isoformat())
+    assert band == (
+        (TODAY - datetime.timedelta(days=30)).isoformat(),
+        (TODAY - datetime.timedelta(days=10)).isoformat(),
+    )
 
 
 def test_mme_says_at_least_when_an_opioid_cannot_be_converted(clinic_a, patient_a, nurse):
     make_medication(clinic_a, patient_a)  # oxycodone 10 mg x 4 a day = 60 MME
     make_medication(clinic_a, patient_a, drug_text="Hydrocodone 5 mg tablet", doses_per_day=None)
-    body = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    body = (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    )
     assert re.search(r'id="mme-figure">At least 60 MME/day<', body)
     assert "Hydrocodone 5 mg tablet 10 mg: strength, dose or frequency missing" in body
 
 
 def test_mme_is_never_zero_when_the_only_opioid_cannot_be_converted(clinic_a, patient_a, nurse):
     make_medication(clinic_a, patient_a, doses_per_day=None)
-    body = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    body = (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    )
     assert 'id="mme-figure">Cannot be calculated<' in body and "0 MME/day" not in body
 
 
@@ -130,7 +141,9 @@ def test_open_co_prescription_alerts_are_shown_through_the_signal(clinic_a, pati
             dedup_key="spo2:1",
             occurred_at=timezone.now(),
         )
-    body = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    body = (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    )
     assert "Opioid and benzodiazepine from different prescribers" in body
     assert reverse("safety:detail", kwargs={"clinic_slug": clinic_a.slug, "alert_id": alert.pk}) in body
     assert "Low oxygen saturation" not in body
@@ -165,18 +178,25 @@ def test_the_list_query_count_is_flat_in_the_number_of_rows(
 
 def test_the_list_is_for_the_care_team(clinic_a, patient_a, staff_a):
     for role, expected in (("admissions", 403), ("clinic_admin", 403), ("auditor", 403), ("clinician", 200)):
-        response = client_for(staff_a[role]).get(url("patient-medications", clinic_a, patient_id=patient_a.pk))
+        response = client_for(staff_a[role]).get(
+            url("patient-medications", clinic_a, patient_id=patient_a.pk)
+        )
         assert response.status_code == expected, role
 
 
 def test_another_clinics_patient_is_not_found(clinic_a, clinic_b, patient_b, nurse):
-    assert client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_b.pk)).status_code == 404
+    assert (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_b.pk)).status_code
+        == 404
+    )
 
 
 def test_patient_page_links_the_list_and_loads_the_panel(clinic_a, patient_a, nurse):
     make_medication(clinic_a, patient_a)
     client = client_for(nurse)
-    detail = client.get(reverse("patients:detail", kwargs={"clinic_slug": clinic_a.slug, "patient_id": patient_a.pk}))
+    detail = client.get(
+        reverse("patients:detail", kwargs={"clinic_slug": clinic_a.slug, "patient_id": patient_a.pk})
+    )
     body = detail.content.decode()
     assert url("patient-medications", clinic_a, patient_id=patient_a.pk) in body
     assert url("patient-panel", clinic_a, patient_id=patient_a.pk) in body
@@ -188,7 +208,9 @@ def test_patient_page_links_the_list_and_loads_the_panel(clinic_a, patient_a, nu
 def test_pdmp_import_link_only_when_the_route_exists(clinic_a, patient_a, nurse):
     from django.urls import NoReverseMatch
 
-    body = client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    body = (
+        client_for(nurse).get(url("patient-medications", clinic_a, patient_id=patient_a.pk)).content.decode()
+    )
     try:
         url("pdmp-import", clinic_a, patient_id=patient_a.pk)
     except NoReverseMatch:
@@ -228,7 +250,9 @@ def test_adding_a_medication_classifies_it_and_goes_back_to_the_list(clinic_a, p
     client = client_for(nurse)
     assert client.get(url("medication-create", clinic_a, patient_id=patient_a.pk)).status_code == 200
     response = client.post(
-        url("medication-create", clinic_a, patient_id=patient_a.pk), _form(prescriber=str(hale.pk)), follow=True
+        url("medication-create", clinic_a, patient_id=patient_a.pk),
+        _form(prescriber=str(hale.pk)),
+        follow=True,
     )
     assert response.redirect_chain[-1][0] == url("patient-medications", clinic_a, patient_id=patient_a.pk)
     assert "Alprazolam 0.5 mg tablet added (Benzodiazepine)" in response.content.decode()
@@ -250,7 +274,9 @@ def test_adding_a_medication_classifies_it_and_goes_back_to_the_list(clinic_a, p
     ],
 )
 def test_bad_medication_input_is_a_form_error_and_writes_nothing(clinic_a, patient_a, nurse, changes, field):
-    response = client_for(nurse).post(url("medication-create", clinic_a, patient_id=patient_a.pk), _form(**changes))
+    response = client_for(nurse).post(
+        url("medication-create", clinic_a, patient_id=patient_a.pk), _form(**changes)
+    )
     assert response.status_code == 400
     assert response.context["form"].errors.get(field), response.context["form"].errors
     assert 'id="error-summary"' in response.content.decode()
@@ -293,6 +319,9 @@ def test_edit_and_stop_a_medication(clinic_a, patient_a, nurse):
 def test_recording_is_for_the_care_team(clinic_a, patient_a, staff_a):
     for role in ("admissions", "clinic_admin", "auditor"):
         client = client_for(staff_a[role])
-        assert client.post(url("medication-create", clinic_a, patient_id=patient_a.pk), _form()).status_code == 403
+        assert (
+            client.post(url("medication-create", clinic_a, patient_id=patient_a.pk), _form()).status_code
+            == 403
+        )
     with tenant_context(clinic_a):
         assert not Medication.objects.exists()
