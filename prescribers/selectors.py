@@ -10,6 +10,7 @@ co-prescription rules all read it, so they cannot disagree.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -154,13 +155,24 @@ def _strength(value: Decimal | None, unit: str) -> str:
     return f"{value.normalize():f} {unit}" if value is not None else ""
 
 
+def _says_strength(text: str, strength: str) -> bool:
+    """Whether the drug as written already names its strength ("Alprazolam 1 mg tablet" and "1 mg"), so
+    the line does not repeat it; "11 mg" or "0.1 mg" is not "1 mg"."""
+    if not strength:
+        return True
+    number, _, unit = strength.partition(" ")
+    pattern = rf"(?<![\d.]){re.escape(number)}\s*{re.escape(unit)}(?![a-z])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
 def _medication_line(m: Medication) -> MedicationLine:
     mme_value, reason = _order_mme(_medication_order(m)) if m.drug_class == "opioid" else (None, "")
     daily = None
     if m.dose is not None and m.doses_per_day is not None:
         per_dose = m.dose * (m.strength or 1) if m.dose_unit in ("tablet", "capsule", "mL") else m.dose
         daily = per_dose * m.doses_per_day if m.dose_unit != "patch" else m.strength
-    text = " ".join(p for p in (m.drug_text, _strength(m.strength, m.strength_unit)) if p)
+    strength = _strength(m.strength, m.strength_unit)
+    text = m.drug_text if _says_strength(m.drug_text, strength) else f"{m.drug_text} {strength}".strip()
     return MedicationLine(
         kind="medication",
         id=str(m.pk),

@@ -114,11 +114,12 @@ class Layout:
     groups: list[tuple[str, float, float]] = field(default_factory=list)  # (label, top, bottom)
     overlaps: list[Overlap] = field(default_factory=list)
     hidden: int = 0  # bars entirely outside the window
+    left: float = LEFT  # where the plot starts (prescriber names to its left)
 
     def x(self, day: datetime.date) -> float:
         span = (self.last - self.first).days + 1
         frac = (day - self.first).days / span
-        return LEFT + min(1.0, max(0.0, frac)) * (self.width - LEFT - RIGHT_PAD)
+        return self.left + min(1.0, max(0.0, frac)) * (self.width - self.left - RIGHT_PAD)
 
 
 def _esc(text: object) -> str:
@@ -184,9 +185,10 @@ def layout(
     before_days: int = 180,
     after_days: int = 30,
     width: int = 760,
+    label_width: float = LEFT,
 ) -> Layout:
     first, last = today - before_days * DAY, today + after_days * DAY
-    out = Layout(width=float(width), height=0.0, first=first, last=last)
+    out = Layout(width=float(width), height=0.0, first=first, last=last, left=float(label_width))
     shown = [b for b in bars if (b.start is None or b.start <= last) and (b.end is None or b.end >= first)]
     out.hidden = len(bars) - len(shown)
     out.overlaps = overlaps(shown, first, last)
@@ -210,12 +212,12 @@ def layout(
                 label, label_x, span = text, x0 + 4, (x0, x1)
             elif x1 + 4 + needed <= right:
                 label, label_x, span = text, x1 + 4, (x0, x1 + 4 + needed)
-            elif x0 - 4 - needed >= LEFT:
+            elif x0 - 4 - needed >= out.left:
                 label, label_x, span = text, x0 - 4 - needed, (x0 - 4 - needed, x1)
             else:
-                label = _fit(text, max(right - x1 - 4, x0 - LEFT - 4))
+                label = _fit(text, max(right - x1 - 4, x0 - out.left - 4))
                 width_used = _text_width(label) if label else 0.0
-                if right - x1 >= x0 - LEFT:
+                if right - x1 >= x0 - out.left:
                     label_x, span = x1 + 4, (x0, x1 + 4 + width_used)
                 else:
                     label_x, span = x0 - 4 - width_used, (x0 - 4 - width_used, x1)
@@ -288,9 +290,17 @@ def render_timeline(
     before_days: int = 180,
     after_days: int = 30,
     width: int = 760,
+    label_width: float = LEFT,
     chart_id: str = "med-timeline",
 ) -> str:
-    placed = layout(bars, today=today, before_days=before_days, after_days=after_days, width=width)
+    placed = layout(
+        bars,
+        today=today,
+        before_days=before_days,
+        after_days=after_days,
+        width=width,
+        label_width=label_width,
+    )
     w, h = placed.width, placed.height
     plot_bottom = h - 46
     cid = re.sub(r"[^A-Za-z0-9_-]", "", chart_id) or "med-timeline"
@@ -339,7 +349,7 @@ def render_timeline(
             )
         out.append(
             f'<text class="tl-group" x="6" y="{_n(top + LANE / 2 + 4)}" fill="{INK}" font-weight="bold">'
-            f"{_esc(_fit(label, LEFT - 12) or label[:20])}<title>{_esc(label)}</title></text>"
+            f"{_esc(_fit(label, placed.left - 12) or label[:12])}<title>{_esc(label)}</title></text>"
         )
     # Bars.
     for p in placed.bars:
@@ -390,7 +400,7 @@ def render_timeline(
     )
     if not placed.bars:
         out.append(
-            f'<text x="{_n(LEFT)}" y="{_n(TOP + LANE / 2 + 4)}" fill="{MUTED}">'
+            f'<text x="{_n(placed.left)}" y="{_n(TOP + LANE / 2 + 4)}" fill="{MUTED}">'
             "No medication in this period.</text>"
         )
     out.extend(legend_svg)

@@ -44,6 +44,7 @@ VIEW = AuditEvent.Action.VIEW
 GET_POST = ["GET", "POST"]
 TIMELINE_BEFORE_DAYS = 180
 TIMELINE_AFTER_DAYS = 30
+COMPACT_BEFORE_DAYS = 60
 
 
 # --- shared helpers (the other view modules use these) ----------------------------------------------------
@@ -107,15 +108,32 @@ def timeline_bars(lines: Sequence[MedicationLine]) -> list[timeline.Bar]:
     return bars
 
 
-def timeline_svg(patient, lines: Sequence[MedicationLine], today: datetime.date, *, width: int = 760) -> str:
-    svg = timeline.render_timeline(
-        timeline_bars(lines),
-        today=today,
-        subject=f"Medication timeline of {patient.display_name}",
-        before_days=TIMELINE_BEFORE_DAYS,
-        after_days=TIMELINE_AFTER_DAYS,
-        width=width,
-    )
+def timeline_svg(
+    patient, lines: Sequence[MedicationLine], today: datetime.date, *, compact: bool = False
+) -> str:
+    """The page's (and the PDF's) timeline: 180 days back and 30 ahead; `compact` is the phone version, 60
+    days back on a narrow canvas, so today is on screen without scrolling sideways."""
+    bars = timeline_bars(lines)
+    subject = f"Medication timeline of {patient.display_name}"
+    if compact:
+        svg = timeline.render_timeline(
+            bars,
+            today=today,
+            subject=subject,
+            before_days=COMPACT_BEFORE_DAYS,
+            after_days=TIMELINE_AFTER_DAYS,
+            width=400,
+            label_width=96,
+            chart_id="med-timeline-compact",
+        )
+    else:
+        svg = timeline.render_timeline(
+            bars,
+            today=today,
+            subject=subject,
+            before_days=TIMELINE_BEFORE_DAYS,
+            after_days=TIMELINE_AFTER_DAYS,
+        )
     return mark_safe(svg)  # built from escaped text by prescribers.timeline
 
 
@@ -145,6 +163,7 @@ def list_context(request: HttpRequest, patient, *, full: bool = True) -> dict:
     context["open_tasks"] = list(context["open_tasks"])
     if full:
         context["timeline_svg"] = timeline_svg(patient, lines, today)
+        context["timeline_compact_svg"] = timeline_svg(patient, lines, today, compact=True)
     else:
         context["current_by_class"] = _count_by_class(current)
     return context

@@ -197,5 +197,5 @@ def test_the_overlapping_prescriptions_are_this_prescribers_sedating_ones(clinic
         from prescribers.selectors import medication_list
 
         found = letters.overlapping_prescriptions(medication_list(patient_a), outside, TODAY)
-    assert [o.line.drug_text for o in found] == ["Alprazolam 1 mg tablet 1 mg"]
+    assert [o.line.drug_text for o in found] == ["Alprazolam 1 mg tablet"]
     assert set(found[0].others) == {"This program", other.display_name}
