@@ -13,6 +13,7 @@ clinic_patterns = [
     path("checkins/", include("vitals.checkins.urls")),
     path("vitals/", include("vitals.urls")),
     path("taper/", include("taper.urls")),
+    path("prescribers/", include("prescribers.urls")),
     path("alerts/", include("safety.urls")),
     path("audit/", include("clinic.audit.urls")),
     path("admin/", include("clinic.accounts.urls")),

@@ -123,6 +123,7 @@ PANELS = (
     ("consent:patient-panel", Perm.CONSENT_VIEW, "Consent"),
     ("vitals:patient-panel", Perm.VITALS_VIEW, "Vitals & scores"),
     ("taper:patient-panel", Perm.TAPER_VIEW, "Taper plan"),
+    ("prescribers:patient-panel", Perm.MEDICATION_VIEW, "Medications & prescribers"),
     ("checkins:patient-panel", Perm.VITALS_VIEW, "Daily check-ins"),
     ("safety:patient-panel", Perm.ALERT_VIEW, "Safety alerts"),
 )

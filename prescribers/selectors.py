@@ -10,6 +10,7 @@ co-prescription rules all read it, so they cannot disagree.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from patients.models import ReportedMedication
-from prescribers import drugs, mme
+from prescribers import drugs, identifiers, mme
 from prescribers.models import (
     CoordinationEntry,
     CoordinationTask,
@@ -159,6 +160,16 @@ def medication_line(m: Medication) -> MedicationLine:
     return _medication_line(m) if m.pk else replace(_medication_line(m), id="proposed")
 
 
+def _says_strength(text: str, strength: str) -> bool:
+    """Whether the drug as written already names its strength ("Alprazolam 1 mg tablet" and "1 mg"), so
+    the line does not repeat it; "11 mg" or "0.1 mg" is not "1 mg"."""
+    if not strength:
+        return True
+    number, _, unit = strength.partition(" ")
+    pattern = rf"(?<![\d.]){re.escape(number)}\s*{re.escape(unit)}(?![a-z])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
 def _medication_line(m: Medication) -> MedicationLine:
     mme_value, reason = _order_mme(_medication_order(m)) if m.drug_class == "opioid" else (None, "")
     daily = None
@@ -166,11 +177,7 @@ def _medication_line(m: Medication) -> MedicationLine:
         per_dose = m.dose * (m.strength or 1) if m.dose_unit in ("tablet", "capsule", "mL") else m.dose
         daily = per_dose * m.doses_per_day if m.dose_unit != "patch" else m.strength
     strength = _strength(m.strength, m.strength_unit)
-    text = (
-        m.drug_text
-        if not strength or strength.lower() in m.drug_text.lower()
-        else f"{m.drug_text} {strength}"
-    )
+    text = m.drug_text if _says_strength(m.drug_text, strength) else f"{m.drug_text} {strength}".strip()
     return MedicationLine(
         kind="medication",
         id=str(m.pk),
@@ -401,6 +408,46 @@ def prescriber_list(*, query: str = "", include_inactive: bool = False):
     return prescribers.order_by("last_name", "first_name", "id")
 
 
+def prescriber_duplicates(*, npi: str = "", dea: str = "", exclude=None) -> list[Prescriber]:
+    """Registry records (active or not) that already carry this NPI or DEA number: the page links to them."""
+    npi, dea = identifiers.clean(npi), identifiers.clean(dea)
+    match = Q(pk__in=[])
+    if npi:
+        match |= Q(npi=npi)
+    if dea:
+        match |= Q(dea=dea)
+    found = Prescriber.objects.filter(match)
+    if exclude is not None:
+        found = found.exclude(pk=getattr(exclude, "pk", exclude))
+    return list(found.order_by("last_name", "first_name", "id"))
+
+
+def prescriber_patients(prescriber) -> list[PatientPrescriber]:
+    """The patients this prescriber is a current prescriber of record for."""
+    return list(
+        PatientPrescriber.objects.filter(prescriber=prescriber, until__isnull=True)
+        .select_related("patient")
+        .order_by("patient__last_name", "patient__first_name", "role", "id")
+    )
+
+
+def prescriber_recent(prescriber, *, since: datetime.date, limit: int = 50):
+    """Orders entered for this prescriber and PDMP fills they wrote that covered a day since `since`,
+    newest first: (orders, fills), two queries."""
+    orders = list(
+        Medication.objects.filter(prescriber=prescriber)
+        .filter(Q(end_on__isnull=True) | Q(end_on__gte=since))
+        .select_related("patient", "pharmacy")
+        .order_by("-start_on", "id")[:limit]
+    )
+    fills = list(
+        Dispensation.objects.filter(prescriber=prescriber, supply_end__gte=since)
+        .select_related("patient", "pharmacy", "pdmp_import")
+        .order_by("-filled_on", "id")[:limit]
+    )
+    return orders, fills
+
+
 def prescribers_of_record(patient) -> list[PatientPrescriber]:
     return list(
         PatientPrescriber.objects.filter(patient=patient, until__isnull=True).select_related("prescriber")
@@ -449,6 +496,23 @@ def coordination(patient) -> tuple[list[CoordinationEntry], list[CoordinationTas
         .order_by("status", "due_on", "id")
     )
     return entries, tasks
+
+
+def tasks_opened_for(link: PatientPrescriber) -> list[CoordinationTask]:
+    """The consolidation tasks naming this benzodiazepine prescriber of record (opened when it was set)."""
+    return list(
+        CoordinationTask.objects.filter(
+            patient_id=link.patient_id,
+            reason_key__startswith="consolidate:",
+            reason_key__endswith=f":{link.pk}",
+        )
+        .select_related("prescriber")
+        .order_by("due_on", "id")
+    )
+
+
+def open_tasks_due_count(*, until: datetime.date) -> int:
+    return CoordinationTask.objects.filter(status=CoordinationTask.Status.OPEN, due_on__lte=until).count()
 
 
 def open_tasks_due(*, until: datetime.date, limit: int = 50):

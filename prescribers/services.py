@@ -20,6 +20,7 @@ from clinic.actors import ActorLike, as_actor
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import clinic_today, require_clinic
+from clinic.tenancy.roles import Perm
 from patients.consent.models import Recipient
 from patients.consent.services import recipient_create
 from patients.models import Patient
@@ -471,9 +472,13 @@ def prescriber_of_record_set(
     note: str = "",
 ) -> PatientPrescriber:
     """Name a prescriber of record. A new benzodiazepine prescriber of record ends the previous one, and
-    every other prescriber with an active benzodiazepine for this patient gets a coordination task."""
+    every other prescriber with an active benzodiazepine for this patient gets a coordination task.
+
+    Who prescribes the benzodiazepine is part of the taper plan: only a psychiatrist (Perm.TAPER_APPROVE)
+    names or ends the benzodiazepine prescriber of record (a job, actor None, is not asked)."""
     if role not in PatientPrescriber.Role.values:
         raise ValidationError({"role": ["Unknown role."]})
+    _require_taper_approver(actor, role, "name")
     if prescriber.clinic_id != require_clinic().pk or not prescriber.is_active:
         raise ValidationError({"prescriber": ["Choose an active prescriber from the registry."]})
     today = clinic_today()
@@ -524,6 +529,7 @@ def prescriber_of_record_end(
     *, actor: ActorLike, link: PatientPrescriber, until: datetime.date
 ) -> PatientPrescriber:
     link = PatientPrescriber.objects.select_for_update().get(pk=link.pk)
+    _require_taper_approver(actor, link.role, "end")
     if link.until is not None:
         raise ValidationError({"until": ["Already ended."]})
     if until is None or until < link.since or until > clinic_today():
@@ -538,6 +544,17 @@ def prescriber_of_record_end(
         detail={"until": str(until)},
     )
     return link
+
+
+def _require_taper_approver(actor: ActorLike, role: str, verb: str) -> None:
+    if (
+        role == PatientPrescriber.Role.BENZODIAZEPINE
+        and actor is not None
+        and not as_actor(actor).allows(Perm.TAPER_APPROVE)
+    ):
+        raise ValidationError(
+            {"role": [f"Only a psychiatrist may {verb} the benzodiazepine prescriber of record."]}
+        )
 
 
 CONSOLIDATION_DUE_DAYS = (

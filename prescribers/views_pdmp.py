@@ -107,7 +107,7 @@ def pdmp_import_view(request: HttpRequest, patient_id) -> HttpResponse:
                     identity_confirmed=form.cleaned_data.get("identity_confirmed", False),
                 )
                 messages.success(request, _imported_message(row))
-                return redirect(clinic_reverse("prescribers:medications", patient_id=patient.pk))
+                return redirect(clinic_reverse("prescribers:patient-medications", patient_id=patient.pk))
             preview = pdmp_import.preview(
                 patient=patient,
                 state=form.cleaned_data["state"],

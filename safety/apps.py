@@ -7,8 +7,13 @@ class SafetyConfig(AppConfig):
 
     def ready(self) -> None:
         # Rules run when a vital, score or check-in is saved (after commit). vitals never imports safety.
-        from prescribers.signals import medications_changed
-        from safety.hooks import on_clinical_fact_recorded, on_medications_changed, rising_withdrawal_concerns
+        from prescribers.signals import medication_concerns_requested, medications_changed
+        from safety.hooks import (
+            co_prescription_concerns,
+            on_clinical_fact_recorded,
+            on_medications_changed,
+            rising_withdrawal_concerns,
+        )
         from taper.signals import review_concerns_requested
         from vitals.signals import clinical_fact_recorded
 
@@ -17,3 +22,7 @@ class SafetyConfig(AppConfig):
         medications_changed.connect(on_medications_changed, dispatch_uid="safety.corx_on_save")
         # The taper review queue lists patients whose withdrawal scores rise; taper never imports safety.
         review_concerns_requested.connect(rising_withdrawal_concerns, dispatch_uid="safety.review_concerns")
+        # A medication list shows its open co-prescription alerts; prescribers never imports safety.
+        medication_concerns_requested.connect(
+            co_prescription_concerns, dispatch_uid="safety.medication_concerns"
+        )

@@ -5,6 +5,8 @@
 - on_medications_changed: medications or PDMP fills changed → evaluate the co-prescription rules in a job.
 - rising_withdrawal_concerns: the taper review queue asks which patients have an open "withdrawal scores
   rising" alert (it suggests a hold; nothing is applied).
+- co_prescription_concerns: a patient's medication list asks for that patient's open co-prescription
+  alerts (rule ids starting "corx_"), each with a link to its alert page.
 """
 
 from __future__ import annotations
@@ -37,3 +39,26 @@ def rising_withdrawal_concerns(sender: Any, **kwargs: Any) -> list:
 
     alerts = open_alerts(rule_ids=[TREND_RULE]).values_list("patient_id", "raised_at", "title")
     return [ReviewConcern(patient_id, raised_at, title) for patient_id, raised_at, title in alerts]
+
+
+CO_PRESCRIPTION_PREFIX = "corx_"
+
+
+def co_prescription_concerns(sender: Any, *, patient_id: Any, **kwargs: Any) -> list:
+    """Open (or acknowledged, not yet resolved) co-prescription alerts of one patient: one query."""
+    from clinic.tenancy.urls_helpers import clinic_reverse
+    from prescribers.signals import MedicationConcern
+    from safety.selectors import open_alerts
+
+    alerts = open_alerts(patient=patient_id).filter(rule_id__startswith=CO_PRESCRIPTION_PREFIX)
+    return [
+        MedicationConcern(
+            title=alert.title,
+            severity=alert.severity,
+            severity_label=alert.get_severity_display(),
+            raised_at=alert.raised_at,
+            url=clinic_reverse("safety:detail", alert_id=alert.pk),
+            rule_id=alert.rule_id,
+        )
+        for alert in alerts.only("id", "title", "severity", "raised_at", "rule_id")
+    ]

@@ -7,14 +7,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from clinic.audit.models import AuditEvent
-from clinic.audit.services import audit
+from clinic.audit.services import audit, audit_many
 from clinic.tenancy.access import require_member
+from clinic.tenancy.context import clinic_today
 from clinic.tenancy.roles import Perm, role_labels
 from patients.models import Patient
 from patients.selectors import patient_census, patient_list
 from patients.tasks import census_cache_key
+from prescribers.selectors import open_tasks_due, open_tasks_due_count
 
 RECENT_PATIENTS = 6
+DUE_TASKS_SHOWN = 20
 
 
 @require_member
@@ -36,4 +39,28 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             detail={"view": "dashboard.recent", "shown": len(recent)},
         )
         context["recent_patients"] = recent
+    if request.membership.allows(Perm.MEDICATION_VIEW):
+        context.update(_coordination_due(request))
     return render(request, "dashboard.html", context)
+
+
+def _coordination_due(request: HttpRequest) -> dict:
+    """Coordination tasks with prescribers due today or overdue: two queries and one audit insert, however
+    many tasks (each shown task names a patient, so each patient shown is audited)."""
+    today = clinic_today()
+    tasks = list(open_tasks_due(until=today, limit=DUE_TASKS_SHOWN))
+    audit_many(
+        actor=request.user,
+        action=AuditEvent.Action.LIST,
+        items=[
+            {
+                "object_type": "prescribers.coordinationtask",
+                "object_id": str(task.pk),
+                "patient": task.patient_id,
+                "detail": {"view": "dashboard.coordination_due"},
+            }
+            for task in tasks
+        ],
+    )
+    count = len(tasks) if len(tasks) < DUE_TASKS_SHOWN else open_tasks_due_count(until=today)
+    return {"due_tasks": tasks, "due_task_count": count, "today": today}

@@ -3,6 +3,7 @@ services write (and audit), the pure rules decide."""
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.contrib import messages
@@ -22,7 +23,7 @@ from clinic.tenancy.urls_helpers import clinic_reverse
 from patients.consent import forms as consent_forms
 from patients.consent import rules
 from patients.consent.gate import may_disclose
-from patients.consent.models import Consent, RedisclosureNotice
+from patients.consent.models import Consent, Recipient, RedisclosureNotice
 from patients.consent.selectors import (
     consent_get,
     consents_for_patient,
@@ -42,6 +43,14 @@ from patients.consent.services import (
 from patients.selectors import patient_get
 
 GET_POST = ["GET", "POST"]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _fragment_or_page(request: HttpRequest, fragment: str, context: dict) -> HttpResponse:
@@ -100,10 +109,12 @@ def patient_panel_view(request: HttpRequest, patient_id) -> HttpResponse:
 @require_http_methods(GET_POST)
 def consent_create_view(request: HttpRequest, patient_id) -> HttpResponse:
     patient = patient_get(patient_id=patient_id)
-    form = consent_forms.ConsentForm(
-        request.POST if request.method == "POST" else None,
-        initial={"disclosing_party": request.clinic.name, "expiry_kind": "date", "signed_by": "patient"},
-    )
+    initial = {"disclosing_party": request.clinic.name, "expiry_kind": "date", "signed_by": "patient"}
+    # `?recipient=<id>` (e.g. from a letter the gate refused) starts the form with that recipient named.
+    named = [r for r in request.GET.getlist("recipient") if _is_uuid(r)]
+    if named:
+        initial["recipients"] = list(Recipient.objects.filter(pk__in=named, is_active=True))
+    form = consent_forms.ConsentForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             consent = consent_create(

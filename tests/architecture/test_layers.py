@@ -61,6 +61,7 @@ PURE_MODULES = [
     "prescribers/mme.py",
     "prescribers/rules.py",
     "prescribers/pdmp/*.py",
+    "prescribers/timeline.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 

@@ -100,3 +100,16 @@ def make_dispensation(clinic, patient, **changes: Any):
         classify(dispensation)
         dispensation.save()
         return dispensation
+
+
+def make_fill(clinic, patient, *, prescriber=None, pharmacy=None, **changes: Any):
+    """A PDMP fill ten days ago by default (the medication-list page tests)."""
+    changes.setdefault("filled_on", datetime.date.today() - datetime.timedelta(days=10))
+    return make_dispensation(clinic, patient, prescriber=prescriber, pharmacy=pharmacy, **changes)
+
+
+def make_pharmacy(clinic, name: str = "Riverside Pharmacy", **fields: Any):
+    from prescribers.services import pharmacy_resolve
+
+    with tenant_context(clinic):
+        return pharmacy_resolve(actor=None, name=name, **fields)

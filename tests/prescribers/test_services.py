@@ -235,3 +235,12 @@ def test_line_of_is_the_medication_lists_line_and_reads_nothing_more(clinic_a, p
             lines = [line_of(row) for row in rows]
     assert len(queries) == 0
     assert {(line.kind, line.id): line for line in lines} == expected
+
+
+def test_a_line_does_not_repeat_a_strength_the_drug_text_already_names(clinic_a, patient_a):
+    make_medication(clinic_a, patient_a, drug_text="Alprazolam 1 mg tablet", strength=Decimal("1"))
+    make_medication(clinic_a, patient_a, drug_text="Oxycodone tablet", strength=Decimal("5"))
+    make_medication(clinic_a, patient_a, drug_text="Alprazolam 0.1 mg", strength=Decimal("1"))
+    with tenant_context(clinic_a):
+        texts = sorted(line.drug_text for line in medication_list(patient_a))
+    assert texts == ["Alprazolam 0.1 mg 1 mg", "Alprazolam 1 mg tablet", "Oxycodone tablet 5 mg"]

@@ -760,7 +760,12 @@ def _serial_npi() -> str:
 
 def prescriber_data() -> dict[str, Any]:
     """Valid to create (no NPI, so never a duplicate) and to PATCH any prescriber."""
-    return {"first_name": "Walker", "last_name": f"Prescriber{next(_serial)}", "credentials": "MD"}
+    return {
+        "first_name": "Walker",
+        "last_name": f"Prescriber{next(_serial)}",
+        "credentials": "MD",
+        "is_active": "1",
+    }
 
 
 @register(_prescriber_models().Prescriber, kwargs=("prescriber_id",), valid_data=prescriber_data)
@@ -781,12 +786,13 @@ def medication_data(clinic: Clinic) -> dict[str, Any]:
         "dose": "1",
         "dose_unit": "tablet",
         "doses_per_day": "1",
+        "start_on": (datetime.date.today() - datetime.timedelta(days=20)).isoformat(),
         "stopped_on": datetime.date.today().isoformat(),
         "reason": "Walker probe",
     }
 
 
-@register(_prescriber_models().Medication, kwargs=(), valid_data=medication_data)
+@register(_prescriber_models().Medication, kwargs=("med_id",), valid_data=medication_data)
 def make_prescribed_medication_in(clinic: Clinic):
     """An active opioid order (started three days ago, so a stop today is valid)."""
     from tests.prescribers.factories import make_medication
@@ -826,3 +832,38 @@ def make_pdmp_import_in(clinic: Clinic):
     with tenant_context(clinic):
         state_policy_set(actor=None, state="OR", storage="raw")
     return make_dispensation(clinic, make_patient_in(clinic)).pdmp_import
+
+
+@register(
+    _prescriber_models().PatientPrescriber,
+    kwargs=("of_record_id",),
+    valid_data=lambda: {"until": datetime.date.today().isoformat()},
+)
+def make_prescriber_of_record_in(clinic: Clinic):
+    from prescribers.services import prescriber_of_record_set
+
+    patient = make_patient_in(clinic)
+    prescriber = make_prescriber_in(clinic)
+    with tenant_context(clinic):
+        return prescriber_of_record_set(
+            actor=None,
+            patient=patient,
+            prescriber=prescriber,
+            role="other",
+            since=datetime.date.today() - datetime.timedelta(days=10),
+        )
+
+
+@register(
+    _prescriber_models().CoordinationTask,
+    kwargs=("task_id",),
+    valid_data=lambda: {"status": "done", "outcome": "Walker probe: prescriber agreed."},
+)
+def make_coordination_task_in(clinic: Clinic):
+    from prescribers.services import coordination_task_create
+
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        return coordination_task_create(
+            actor=None, patient=patient, title="Call the prescriber", due_on=datetime.date.today()
+        )

@@ -40,6 +40,7 @@ def expected_nav(role: Role, clinic) -> dict[str, str]:
     optional = [
         ("Patients", Perm.PATIENT_VIEW, "patients:list"),
         ("Taper review", Perm.TAPER_VIEW, "taper:review"),
+        ("Prescribers", Perm.PRESCRIBER_VIEW, "prescribers:registry"),
         ("Admissions", Perm.INQUIRY_VIEW, "admissions:board"),
         ("Alerts", Perm.ALERT_VIEW, "safety:inbox"),
         ("Audit", Perm.AUDIT_VIEW, "audit:report"),
