@@ -94,7 +94,7 @@ def _order(actor, patient, prescriber, *, drug, strength, dose_unit, per_day, st
 def seed_prescribers(
     *, clinic: Clinic, actor: ActorLike, patients: Sequence[Patient], rng: random.Random
 ) -> int:
-    """`actor` is the clinic's demo nurse. Returns how many rows were made."""
+    """`actor` is the clinic's demo psychiatrist (names the prescriber of record). Returns rows made."""
     with tenant_context(clinic):
         if Prescriber.objects.exists():
             return 0

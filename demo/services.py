@@ -107,10 +107,8 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
         (seed_alerts, Role.CLINICIAN),
         (seed_taper, Role.PSYCHIATRIST),  # before check-ins: their patients need active plans
         (seed_checkins, Role.NURSE),  # after any taper demo: a check-in records the day's dose
-        (
-            seed_prescribers,
-            Role.NURSE,
-        ),  # after taper: the prescriber of record and co-prescriptions need plans
+        # After taper: the prescriber of record (a psychiatrist names it) and the co-prescriptions need plans.
+        (seed_prescribers, Role.PSYCHIATRIST),
     )
     for seed, role in steps:
         actor = _member_with(clinic, role)

@@ -24,14 +24,8 @@ urlpatterns = [
     path("medications/<uuid:med_id>/stop/", views.medication_stop_view, name="medication-stop"),
     # PDMP reports: upload, preview, import; a stored report and its PDF.
     path("patients/<uuid:patient_id>/pdmp/", views_pdmp.pdmp_import_view, name="pdmp-import"),
-    path(
-        "patients/<uuid:patient_id>/pdmp/<uuid:import_id>/",
-        views_pdmp.pdmp_import_detail,
-        name="pdmp-import-detail",
-    ),
-    path(
-        "patients/<uuid:patient_id>/pdmp/<uuid:import_id>/pdf/", views_pdmp.pdmp_import_pdf, name="pdmp-pdf"
-    ),
+    path("pdmp/<uuid:import_id>/", views_pdmp.pdmp_import_detail, name="pdmp-import-detail"),
+    path("pdmp/<uuid:import_id>/pdf/", views_pdmp.pdmp_import_pdf, name="pdmp-pdf"),
     # Prescribers of record.
     path(
         "patients/<uuid:patient_id>/prescribers/",

@@ -13,7 +13,7 @@ import binascii
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -147,13 +147,11 @@ def _imported_message(row: PdmpImport) -> str:
 
 
 @require_perm(Perm.MEDICATION_VIEW)
-def pdmp_import_detail(request: HttpRequest, patient_id, import_id) -> HttpResponse:
-    patient = patient_get(patient_id=patient_id)
-    row = PdmpImport.objects.filter(patient=patient, pk=import_id).defer("pdf").first()
+def pdmp_import_detail(request: HttpRequest, import_id) -> HttpResponse:
+    row = PdmpImport.objects.filter(pk=import_id).defer("pdf").select_related("patient").first()
     if row is None:
-        from django.http import Http404
-
         raise Http404
+    patient = row.patient
     fills = list(row.dispensations.select_related("prescriber", "pharmacy").order_by("-filled_on", "id"))
     audit(
         actor=request.user,
@@ -168,13 +166,11 @@ def pdmp_import_detail(request: HttpRequest, patient_id, import_id) -> HttpRespo
 
 
 @require_perm(Perm.MEDICATION_VIEW)
-def pdmp_import_pdf(request: HttpRequest, patient_id, import_id) -> HttpResponse:
-    from django.http import Http404
-
-    patient = patient_get(patient_id=patient_id)
-    row = PdmpImport.objects.filter(patient=patient, pk=import_id).exclude(pdf=None).first()
+def pdmp_import_pdf(request: HttpRequest, import_id) -> HttpResponse:
+    row = PdmpImport.objects.filter(pk=import_id).exclude(pdf=None).select_related("patient").first()
     if row is None:
         raise Http404
+    patient = row.patient
     audit(actor=request.user, action=AuditEvent.Action.EXPORT, obj=row, patient=patient, detail={"pdf": True})
     response = HttpResponse(bytes(row.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="pdmp-{row.state}-{row.created_at:%Y%m%d}.pdf"'

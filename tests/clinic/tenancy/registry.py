@@ -831,7 +831,10 @@ def make_pdmp_import_in(clinic: Clinic):
 
     with tenant_context(clinic):
         state_policy_set(actor=None, state="OR", storage="raw")
-    return make_dispensation(clinic, make_patient_in(clinic)).pdmp_import
+    # With a kept PDF too, so the report's PDF route has something to serve.
+    return make_dispensation(
+        clinic, make_patient_in(clinic), import_fields={"pdf": b"%PDF-1.4 walker probe"}
+    ).pdmp_import
 
 
 @register(
