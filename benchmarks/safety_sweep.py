@@ -25,104 +25,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
+from _bench_db import (
+    NEW,
+    analyze,
+    bench_environment,
+    create_database,
+    drop_database,
+    fill,
+    make_clinics,
+    migrate,
+)
+
 BENCH_DB = "stepdown_bench_sweep"
-DEFAULT_APP_URL = "postgres://stepdown_app:stepdown_app@127.0.0.1:5432/stepdown"
-ZONES = [
-    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Pacific/Honolulu",
-    "Europe/London", "Pacific/Auckland", "Australia/Sydney", "Asia/Kolkata", "America/Anchorage",
-]  # fmt: skip
-TABLES = [
-    "patients.Patient",
-    "checkins.CheckInLink",
-    "checkins.CheckIn",
-    "taper.TaperPlan",
-    "taper.TaperPlanVersion",
-    "taper.TaperStep",
-    "vitals.VitalReading",
-    "vitals.VitalValue",
-    "vitals.InstrumentResult",
-]
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _urls() -> tuple[str, str]:
-    app = os.environ.get("DATABASE_URL", DEFAULT_APP_URL)
-    owner = os.environ.get("DATABASE_OWNER_URL", app.replace("stepdown_app", "stepdown_owner"))
-    return app, owner
-
-
-def create_database(owner_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(owner_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(owner_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(owner_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-
-
-def migrate() -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True, env=os.environ)
 
 
 # --- set-based fill ----------------------------------------------------------------------------------------
-def insert_select(model_label: str, exprs: dict[str, str], source: str) -> tuple[str, dict]:
-    """INSERT INTO <table> (every NOT NULL column) SELECT <exprs or the field's default> FROM <source>.
-
-    Columns not given in `exprs` get the model field's default as a typed parameter, so the fill keeps
-    working when other areas add columns with defaults. `exprs` and `source` are plain SQL (a literal
-    `%` is the modulo operator); `{patients}` in them is the patients-per-clinic parameter."""
-    from django.apps import apps
-    from django.db import connection
-
-    def plain(sql: str) -> str:
-        return sql.replace("%", "%%").replace("{patients}", "%(patients)s")
-
-    model = apps.get_model(model_label)
-    columns, values, params = [], [], {}
-    for field in model._meta.concrete_fields:
-        if field.column in exprs:
-            columns.append(field.column)
-            values.append(plain(exprs[field.column]))
-        elif not field.null:
-            default = field.get_default()  # "" for text fields without one
-            if default is None:
-                raise ValueError(
-                    f"{model_label}.{field.name}: NOT NULL without a default; give an expression"
-                )
-            name = f"d{len(params)}"
-            if field.get_internal_type() == "JSONField":
-                values.append(f"%({name})s::jsonb")
-                params[name] = json.dumps(default)
-            else:
-                values.append(f"%({name})s::{field.db_type(connection)}")
-                params[name] = field.get_db_prep_save(default, connection)
-            columns.append(field.column)
-    table = connection.ops.quote_name(model._meta.db_table)
-    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
-    return f"INSERT INTO {table} ({cols}) SELECT {', '.join(values)} FROM {plain(source)}", params
-
-
-NEW = {"id": "gen_random_uuid()", "created_at": "now()", "updated_at": "now()"}
-
-
 def fill_statements() -> list[tuple[str, str, dict[str, str], str]]:
     """(label, model, expressions, FROM …): one INSERT … SELECT per table. `p.n` numbers patients 1..N per
     clinic; `clinic_day` is the clinic's calendar day at now()."""
@@ -211,45 +131,10 @@ def fill_statements() -> list[tuple[str, str, dict[str, str], str]]:
     ]  # fmt: skip
 
 
-def fill(owner_url: str, clinics: int, patients: int) -> dict[str, int]:
-    import psycopg
-    from django.apps import apps
-
-    from clinic.tenancy.models import Clinic
-
-    Clinic.objects.bulk_create(
-        Clinic(slug=f"bench-{n:03d}", name=f"Bench clinic {n}", timezone=ZONES[n % len(ZONES)])
-        for n in range(1, clinics + 1)
-    )
-    counts = {}
-    tables = [apps.get_model(label)._meta.db_table for label in TABLES]
-    with psycopg.connect(owner_url) as conn:
-        for table in tables:  # the owner is bound by FORCEd RLS too: lift it for the fill only
-            conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        for label, model, exprs, source in fill_statements():
-            sql, params = insert_select(model, exprs, source)
-            started = time.perf_counter()
-            counts[label] = conn.execute(sql, {**params, "patients": patients}).rowcount
-            print(f"  {label}: {counts[label]:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-        conn.execute(
-            "UPDATE taper_taperplan t SET current_version_id = v.id"
-            " FROM taper_taperplanversion v WHERE v.plan_id = t.id"
-        )
-        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table in tables:
-            conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        conn.commit()
-        conn.autocommit = True
-        for table in tables:
-            conn.execute(f"VACUUM ANALYZE {table}")
-    return counts
-
-
-def analyze(owner_url: str, table: str) -> None:
-    import psycopg
-
-    with psycopg.connect(owner_url, autocommit=True) as conn:
-        conn.execute(f"ANALYZE {table}")
+AFTER_FILL = [
+    "UPDATE taper_taperplan t SET current_version_id = v.id"
+    " FROM taper_taperplanversion v WHERE v.plan_id = t.id"
+]
 
 
 # --- the sweep ---------------------------------------------------------------------------------------------
@@ -327,16 +212,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    app_url, owner_url = _urls()
-    os.environ.setdefault("STEPDOWN_ENV", "development")
-    os.environ["DATABASE_URL"] = _with_database(app_url, BENCH_DB)
-    os.environ["DATABASE_OWNER_URL"] = _with_database(owner_url, BENCH_DB)
-    os.environ["CELERY_BROKER_URL"] = "memory://"  # the alert emails alerts_raise queues go nowhere
-    os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
-    sys.path.insert(0, str(ROOT))
+    server_url, bench_url = bench_environment(BENCH_DB)
 
-    create_database(owner_url)
+    create_database(server_url, BENCH_DB)
     try:
         migrate()
         import django
@@ -347,7 +225,8 @@ def main() -> None:
         from clinic.tenancy.models import Clinic
 
         print(f"Filling {args.clinics} clinics x {args.patients} patients:", flush=True)
-        counts = fill(os.environ["DATABASE_OWNER_URL"], args.clinics, args.patients)
+        make_clinics(args.clinics)
+        counts = fill(bench_url, fill_statements(), {"patients": args.patients}, after=AFTER_FILL)
         clinics = list(Clinic.objects.filter(slug__startswith="bench-").order_by("slug"))
         total = counts["patients"]
         now = timezone.now()
@@ -363,7 +242,7 @@ def main() -> None:
             first = first or rows
             report(run, rows, total)
             if run == 1:  # what autovacuum does within a minute of thousands of new alerts
-                analyze(os.environ["DATABASE_OWNER_URL"], "safety_alert")
+                analyze(bench_url, "safety_alert")
         by_rule: dict[str, int] = {}
         for row in first:
             for rule, n in row["raised_by_rule"].items():
@@ -373,12 +252,10 @@ def main() -> None:
         for label in STATEMENTS:
             print(f"  {label}: {statistics.median(r['statements'][label] for r in rows) * 1000:.1f}")
     finally:
-        if "django" in sys.modules and sys.modules["django"].apps.apps.ready:
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep:
-            drop_database(owner_url)
+        if args.keep:
+            print(f"\nKept the database {BENCH_DB}.")
+        else:
+            drop_database(server_url, BENCH_DB)
 
 
 if __name__ == "__main__":
