@@ -317,8 +317,11 @@ def medication_lines(
     if not ids:
         return out
     medications = Medication.objects.filter(patient_id__in=ids).select_related("prescriber", "pharmacy")
-    fills = Dispensation.objects.filter(patient_id__in=ids).select_related(
-        "prescriber", "pharmacy", "pdmp_import"
+    # The kept report itself (often tens of KB) is never needed to list its fills.
+    fills = (
+        Dispensation.objects.filter(patient_id__in=ids)
+        .select_related("prescriber", "pharmacy", "pdmp_import")
+        .defer("pdmp_import__raw", "pdmp_import__pdf")
     )
     reported = ReportedMedication.objects.filter(patient_id__in=ids)
     if since is not None:
