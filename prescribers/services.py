@@ -194,12 +194,15 @@ def prescriber_resolve(*, actor: ActorLike, name: str, npi: str = "", dea: str =
                 return found
     if not (npi or dea):
         return None
-    first, _, last = (name or "Unknown prescriber").strip().rpartition(" ")
+    # Reports write "Dana Whitfield, MD": the part after the comma is the credentials.
+    person, _, credentials = (name or "Unknown prescriber").partition(",")
+    first, _, last = person.strip().rpartition(" ")
     return prescriber_create(
         actor=actor,
         fields={
             "first_name": first or "(first name)",
             "last_name": last or "(unknown)",
+            "credentials": credentials.strip()[:40],
             "npi": npi,
             "dea": dea,
         },
