@@ -11,6 +11,7 @@ from api.intake import IntakeAssessmentViewSet
 from api.patients import DiagnosisViewSet, PatientViewSet
 from api.pdmp import PdmpImportViewSet
 from api.prescribers import DispensationViewSet, MedicationViewSet, PrescriberViewSet
+from api.scheduling import SCHEDULING_ROUTES
 from api.taper import DoseRecordViewSet, TaperPlanViewSet, TaperStepViewSet, TaperVersionViewSet
 from api.vitals import InstrumentResultViewSet, VitalReadingViewSet
 
@@ -39,6 +40,8 @@ router.register("prescribers", PrescriberViewSet, basename="prescriber")
 router.register("medications", MedicationViewSet, basename="medication")
 router.register("dispensations", DispensationViewSet, basename="dispensation")
 router.register("pdmp-imports", PdmpImportViewSet, basename="pdmp-import")
+for prefix, viewset, basename in SCHEDULING_ROUTES:
+    router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),

@@ -134,16 +134,19 @@ def fill(
     params: dict[str, object],
     *,
     after: Sequence[str] = (),
+    reads: Sequence[str] = (),
 ) -> dict[str, int]:
     """Run (label, model, expressions, FROM …) fill statements as the owner in one transaction (each table
     ANALYZEd once filled, for the statements that read it next), then the `after` statements (plain SQL,
     e.g. UPDATEs linking rows), then VACUUM ANALYZE every table filled.
     The owner is bound by FORCEd row-level security too: it is lifted for the fill only. Returns rows per
-    label."""
+    label. `reads` names more models the statements read (rows made with the ORM beforehand): their row-level
+    security is lifted for the fill too."""
     import psycopg
     from django.apps import apps
 
-    tables = list(dict.fromkeys(apps.get_model(model)._meta.db_table for _, model, _, _ in statements))
+    models = [model for _, model, _, _ in statements] + list(reads)
+    tables = list(dict.fromkeys(apps.get_model(model)._meta.db_table for model in models))
     counts = {}
     with psycopg.connect(owner_url) as conn:
         for table in tables:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "taper",
     "vitals",
     "prescribers",
+    "scheduling",
     "vitals.checkins",
     "safety",
     "api",
@@ -197,6 +198,12 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Stepdown <no-reply@stepdown.invalid>")
+# Day-before session reminders sent to patients: off unless a transport is named (a dotted path to a class
+# with `send(*, booking, text)`; scheduling.reminders.EmailTransport ships; an SMS vendor plugs in alike).
+STEPDOWN_REMINDER_TRANSPORT = env_str("STEPDOWN_REMINDER_TRANSPORT", "")
+# From this hour of the clinic's own day, the hourly job sends reminders for tomorrow's sessions (later
+# bookings are picked up by the next hour's run; a patient is never messaged twice).
+STEPDOWN_REMINDER_HOUR = env_int("STEPDOWN_REMINDER_HOUR", 16)
 # Where staff reach this site: links in emails sent by background jobs (no request to build them from).
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 
@@ -270,6 +277,15 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Unsafe co-prescription and multiple-provider episodes, nightly (fills arrive by import, not by the
     # minute; the on-save job covers each import as it lands).
     "corx-sweep": {"task": "safety.tasks.sweep_all_coprescriptions", "schedule": crontab(hour=2, minute=30)},
+    # Sessions exist 56 days ahead; nightly, every running series is extended to keep the horizon rolling.
+    "schedule-horizon": {
+        "task": "scheduling.tasks.extend_all_horizons",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Day-before reminders (only when a transport is configured); hourly so each clinic's own evening counts.
+    "session-reminders": {"task": "scheduling.tasks.send_all_reminders", "schedule": crontab(minute=5)},
+    # Weekly hours below the program's minimum, and missed sessions (the safety net of the on-save job).
+    "attendance-sweep": {"task": "safety.tasks.sweep_all_attendance", "schedule": crontab(hour=3, minute=30)},
 }
 
 # --- Electronic eligibility (X12 270/271) ------------------------------------------------------------------

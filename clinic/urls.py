@@ -14,6 +14,7 @@ clinic_patterns = [
     path("vitals/", include("vitals.urls")),
     path("taper/", include("taper.urls")),
     path("prescribers/", include("prescribers.urls")),
+    path("schedule/", include("scheduling.urls")),
     path("alerts/", include("safety.urls")),
     path("audit/", include("clinic.audit.urls")),
     path("admin/", include("clinic.accounts.urls")),
@@ -27,6 +28,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("invite/", include("clinic.accounts.invite_urls")),
     path("checkin/", include("vitals.checkins.public_urls")),
+    # A staff member's iCal subscription: no session, the secret token names the clinic and the feed.
+    path("feeds/", include("scheduling.feed_urls")),
     path("c/<slug:clinic_slug>/", include(clinic_patterns)),
     path("api/", include("api.urls")),
 ]

@@ -91,6 +91,7 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
     from demo.intake import seed_intake
     from demo.prescribers import seed_prescribers
     from demo.record import seed_record
+    from demo.scheduling import seed_scheduling
     from demo.taper import seed_taper
     from demo.vitals import seed_vitals
 
@@ -109,6 +110,8 @@ def _ensure_clinical_demo(clinic: Clinic, result: SeedResult) -> None:
         (seed_checkins, Role.NURSE),  # after any taper demo: a check-in records the day's dose
         # After taper: the prescriber of record (a psychiatrist names it) and the co-prescriptions need plans.
         (seed_prescribers, Role.PSYCHIATRIST),
+        # After admissions: enrolment follows the open level-of-care episode.
+        (seed_scheduling, Role.CLINIC_ADMIN),
     )
     for seed, role in steps:
         actor = _member_with(clinic, role)

@@ -125,6 +125,7 @@ PANELS = (
     ("taper:patient-panel", Perm.TAPER_VIEW, "Taper plan"),
     ("prescribers:patient-panel", Perm.MEDICATION_VIEW, "Medications & prescribers"),
     ("checkins:patient-panel", Perm.VITALS_VIEW, "Daily check-ins"),
+    ("scheduling:patient-panel", Perm.SCHEDULE_VIEW, "Schedule"),
     ("safety:patient-panel", Perm.ALERT_VIEW, "Safety alerts"),
 )
 

@@ -6,12 +6,11 @@ medication form uses the same facts to say, before saving, what an order would n
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from prescribers import rules
 from prescribers.models import Prescriber
-from prescribers.selectors import MedicationLine, medication_lines
+from prescribers.selectors import MedicationLine
 
 
 def plan_fact(lines: Sequence[MedicationLine]) -> rules.PlanFact | None:
@@ -72,20 +71,3 @@ def medication_facts(lines: Sequence[MedicationLine]) -> tuple[rules.MedicationF
 def program_prescriber_keys() -> frozenset[str]:
     """The program's own prescribers: never counted as an extra prescriber (multiple-provider episodes)."""
     return frozenset(p.key for p in Prescriber.objects.filter(in_program=True))
-
-
-def order_check(
-    patient, proposed: MedicationLine, *, today: dt.date, thresholds: rules.Thresholds
-) -> list[rules.CoRxFinding]:
-    """What saving `proposed` would newly raise for this patient (the rules' order-select entry point)."""
-    lines = medication_lines([patient.pk], since=today - dt.timedelta(days=400))[patient.pk]
-    facts = rules.PatientFacts(
-        patient_id=str(patient.pk),
-        today=today,
-        medications=medication_facts([line for line in lines if line.id != proposed.id]),
-        plan=plan_fact(lines),
-        alcohol=(),
-        excluded_prescribers=program_prescriber_keys(),
-    )
-    (fact,) = medication_facts([proposed]) or (None,)
-    return [] if fact is None else rules.check_order(facts, fact, thresholds)

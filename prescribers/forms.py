@@ -277,3 +277,109 @@ class StatePolicyForm(forms.Form):
         required=False,
         help_text="e.g. the state rule or agreement this follows",
     )
+
+
+class ThresholdsForm(forms.Form):
+    """The clinic's co-prescription thresholds. Blank means "the reference value"; the rules module decides
+    what counts as tighter (prescribers.rules.thresholds_for) and its refusals land on the field they name."""
+
+    mme_reassess = forms.DecimalField(
+        label="Reassess at (MME/day)", required=False, min_value=0, decimal_places=2
+    )
+    mme_avoid = forms.DecimalField(label="Avoid at (MME/day)", required=False, min_value=0, decimal_places=2)
+    mpe_definition = forms.ChoiceField(
+        label="Multiple-provider episodes: definition", widget=forms.RadioSelect
+    )
+    mpe_prescribers_min = forms.IntegerField(label="Prescribers (at least)", required=False)
+    mpe_pharmacies_min = forms.IntegerField(label="Pharmacies (at least)", required=False)
+    mpe_window_days = forms.IntegerField(label="Within (days)", required=False)
+    mpe_classes = forms.MultipleChoiceField(
+        label="Fills counted", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    recent_days = forms.IntegerField(label="Report what reaches into the last (days)", required=False)
+    overlap_min_days = forms.IntegerField(label="Shortest overlap reported (days)", required=False)
+
+    DECIMALS = ("mme_reassess", "mme_avoid")
+
+    def __init__(self, *args, overrides: dict | None = None, **kwargs) -> None:
+        from prescribers import drugs, rules
+
+        spec = rules.spec()
+        current = dict(overrides or {})
+        definition = current.get("mpe_definition") or spec.mpe_default
+        base = spec.mpe_definitions.get(definition) or spec.mpe_definitions[spec.mpe_default]
+        kwargs.setdefault("initial", {**current, "mpe_definition": base.name})
+        kwargs["initial"].setdefault("mpe_classes", sorted(base.classes))
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        settings = spec.settings
+        self.fields["mpe_definition"].choices = [(d.name, d.label) for d in spec.mpe_definitions.values()]
+        self.fields["mpe_classes"].choices = [(c.code, c.label) for c in drugs.classes().values()]
+        bounds = {  # the rules' own limits, so an out-of-range number is a plain field error
+            "mpe_prescribers_min": (rules.MIN_MPE_COUNT, None),
+            "mpe_pharmacies_min": (rules.MIN_MPE_COUNT, None),
+            "mpe_window_days": (1, rules.MAX_MPE_WINDOW_DAYS),
+            "recent_days": (1, int(settings["recent_days"]["max"])),
+            "overlap_min_days": (int(settings["overlap_min_days"]["min"]), None),
+        }
+        for name, (low, high) in bounds.items():
+            label = self.fields[name].label
+            self.fields[name] = forms.IntegerField(label=label, required=False, min_value=low, max_value=high)
+        self.fields[
+            "mme_reassess"
+        ].help_text = (
+            f"Reference value {settings['mme_reassess']['value']} MME/day. Lower it to be told earlier."
+        )
+        self.fields[
+            "mme_avoid"
+        ].help_text = (
+            f"Reference value {settings['mme_avoid']['value']} MME/day. Lower it to be told earlier."
+        )
+        self.fields["mpe_prescribers_min"].help_text = "Blank: the definition's number. May be lowered."
+        self.fields["mpe_pharmacies_min"].help_text = "Blank: the definition's number. May be lowered."
+        self.fields["mpe_window_days"].help_text = "Blank: the definition's window. May be lengthened."
+        self.fields[
+            "mpe_classes"
+        ].help_text = "Classes may be added to the count; the definition's classes cannot be left out."
+        self.fields[
+            "recent_days"
+        ].help_text = f"Default {settings['recent_days']['value']} days. May be lengthened."
+        self.fields[
+            "overlap_min_days"
+        ].help_text = f"Default {settings['overlap_min_days']['value']} day. Cannot go below it."
+
+    def overrides(self) -> dict:
+        """The cleaned values as the settings row stores them: only what differs from the reference."""
+        data = self.cleaned_data
+        out: dict = {}
+        definition = data.get("mpe_definition") or self.spec.mpe_default
+        if definition != self.spec.mpe_default:
+            out["mpe_definition"] = definition
+        for name, value in data.items():
+            if name in ("mpe_definition", "mpe_classes") or value is None:
+                continue
+            out[name] = format(value.normalize(), "f") if name in self.DECIMALS else value
+        chosen = set(data.get("mpe_classes") or ())
+        if chosen != set(self.spec.mpe_definitions[definition].classes):
+            out["mpe_classes"] = sorted(chosen)
+        return out
+
+    def clean(self) -> dict:
+        from prescribers import rules
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        overrides = self.overrides()
+        definition = {k: v for k, v in overrides.items() if k == "mpe_definition"}
+        for name, value in overrides.items():  # each refusal on the field it concerns
+            try:
+                rules.thresholds_for({**definition, name: value})
+            except rules.SettingsError as error:
+                self.add_error(name if name in self.fields else None, str(error))
+        if not self.errors:
+            try:  # what only the whole can refuse (reassess above avoid)
+                rules.thresholds_for(overrides)
+            except rules.SettingsError as error:
+                self.add_error(None, str(error))
+        return cleaned

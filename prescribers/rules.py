@@ -474,7 +474,7 @@ def thresholds_for(overrides: Mapping[str, Any] | None = None) -> Thresholds:
             raise SettingsError(f"{what} must be at least {floor}; got {value}")
 
     levels = {}
-    for key, what in (("mme_reassess", "The 'reassess' MME/day level"), ("mme_avoid", "The 'avoid' level")):
+    for key, what in (("mme_reassess", "The 'reassess' level"), ("mme_avoid", "The 'avoid' level")):
         default = Decimal(str(settings[key]["value"]))
         value = default
         if key in given:

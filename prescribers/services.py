@@ -7,6 +7,7 @@ rules after the transaction commits. PDMP imports are `prescribers.pdmp_import`.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -37,7 +38,7 @@ from prescribers.models import (
     PrescribingSettings,
     StrengthUnit,
 )
-from prescribers.signals import medications_changed
+from prescribers.signals import medications_changed, prescribing_settings_changed
 
 EARLIEST = datetime.date(1900, 1, 1)
 MAX_DAYS_SUPPLY = 365
@@ -363,6 +364,24 @@ def medication_create(
     )
     changed([patient.pk])
     return medication
+
+
+def medication_proposed(
+    *, patient: Patient, fields: Mapping[str, Any], medication: Medication | None = None
+) -> Medication:
+    """The order as saving it would store it — classified and validated, not saved — for the order check
+    the form shows before it saves. Raises the same ValidationError the save would."""
+    if medication is None:
+        proposed = Medication(clinic=require_clinic(), patient=patient, **_strip(fields, MEDICATION_FIELDS))
+        proposed.start_on = proposed.start_on or clinic_today()
+    else:
+        proposed = copy.copy(medication)
+        for key, value in _strip(fields, MEDICATION_FIELDS).items():
+            setattr(proposed, key, value)
+    classify(proposed)
+    _check_links(proposed)
+    _clean(proposed, _medication_errors(proposed, clinic_today()), exclude=["patient"])
+    return proposed
 
 
 @transaction.atomic
@@ -754,4 +773,5 @@ def prescribing_settings_update(*, actor: ActorLike, overrides: Mapping[str, Any
     audit(
         actor=actor, action=AuditEvent.Action.UPDATE, obj=settings, detail={"overrides": settings.overrides}
     )
+    prescribing_settings_changed.send(sender=PrescribingSettings, clinic_id=settings.clinic_id)
     return settings

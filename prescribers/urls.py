@@ -60,5 +60,6 @@ urlpatterns = [
     ),
     # Clinic settings: PDMP state storage policies, the drug table.
     path("settings/", views_settings.settings_view, name="settings"),
+    path("settings/thresholds/", views_settings.thresholds_view, name="thresholds"),
     path("settings/drugs/", views_settings.drug_table_view, name="drugs"),
 ]

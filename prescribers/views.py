@@ -11,6 +11,7 @@ settings (`views_settings`). Thin: forms parse, `prescribers.services` decides a
 from __future__ import annotations
 
 import datetime
+import hashlib
 import zoneinfo
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -38,7 +39,7 @@ from prescribers import drugs, selectors, services, timeline
 from prescribers.forms import MedicationForm, StopForm
 from prescribers.models import CoordinationTask, Medication, Prescriber
 from prescribers.selectors import MedicationLine
-from prescribers.signals import medication_concerns
+from prescribers.signals import OrderWarning, medication_concerns, order_warnings
 
 VIEW = AuditEvent.Action.VIEW
 GET_POST = ["GET", "POST"]
@@ -226,6 +227,61 @@ def _back_to_list(patient) -> HttpResponse:
     return redirect(clinic_reverse("prescribers:patient-medications", patient_id=patient.pk))
 
 
+def _order_fingerprint(warnings: Sequence[OrderWarning]) -> str:
+    """What the clinician confirmed: these rules on these events. A changed order that raises something
+    else asks again."""
+    text = "|".join(sorted(f"{w.rule_id}:{w.event}" for w in warnings))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _medication_form_post(
+    request: HttpRequest, form: MedicationForm, patient, medication: Medication | None
+) -> tuple[HttpResponse | None, list[OrderWarning]]:
+    """Validate, run the order check, save once the clinician has seen what it would raise.
+    Returns (the redirect after saving, None while the form is shown again) and the warnings to show."""
+    if not form.is_valid():
+        return None, []
+    fields = form.service_fields()
+    try:
+        proposed = services.medication_proposed(patient=patient, fields=fields, medication=medication)
+    except ValidationError as error:
+        apply_errors(form, error)
+        return None, []
+    warnings = order_warnings(request, patient=patient, proposed=selectors.medication_line(proposed))
+    if warnings and request.POST.get("confirm_warnings") != _order_fingerprint(warnings):
+        return None, warnings
+    try:
+        if medication is None:
+            saved = services.medication_create(actor=request.user, patient=patient, fields=fields)
+        else:
+            saved = services.medication_update(actor=request.user, medication=medication, fields=fields)
+    except ValidationError as error:
+        apply_errors(form, error)
+        return None, []
+    verb = "added" if medication is None else "saved"
+    messages.success(request, _saved(saved, verb))
+    if warnings:
+        audit(
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE,
+            obj=saved,
+            patient=patient,
+            detail={"order_check_confirmed": sorted(w.rule_id for w in warnings)},
+        )
+    return _back_to_list(patient), warnings
+
+
+def _medication_form_page(request, form, patient, medication, warnings) -> HttpResponse:
+    context = {
+        "form": form,
+        "patient": patient,
+        "medication": medication,
+        "warnings": warnings,
+        "fingerprint": _order_fingerprint(warnings) if warnings else "",
+    }
+    return render(request, "prescribers/medication_form.html", context, status=form_status(form))
+
+
 @require_perm(Perm.MEDICATION_RECORD)
 @require_http_methods(GET_POST)
 def medication_create_view(request: HttpRequest, patient_id) -> HttpResponse:
@@ -233,21 +289,14 @@ def medication_create_view(request: HttpRequest, patient_id) -> HttpResponse:
     form = MedicationForm(
         request.POST if request.method == "POST" else None, initial={"start_on": clinic_today()}
     )
+    warnings: list[OrderWarning] = []
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                medication = services.medication_create(
-                    actor=request.user, patient=patient, fields=form.service_fields()
-                )
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                messages.success(request, _saved(medication, "added"))
-                return _back_to_list(patient)
+        done, warnings = _medication_form_post(request, form, patient, None)
+        if done is not None:
+            return done
     else:
         audit_view(request, patient, "add medication")
-    context = {"form": form, "patient": patient, "medication": None}
-    return render(request, "prescribers/medication_form.html", context, status=form_status(form))
+    return _medication_form_page(request, form, patient, None, warnings)
 
 
 @require_perm(Perm.MEDICATION_RECORD)
@@ -256,21 +305,14 @@ def medication_edit_view(request: HttpRequest, med_id) -> HttpResponse:
     medication = _medication(med_id)
     patient = medication.patient
     form = MedicationForm(request.POST if request.method == "POST" else None, instance=medication)
+    warnings: list[OrderWarning] = []
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                medication = services.medication_update(
-                    actor=request.user, medication=medication, fields=form.service_fields()
-                )
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                messages.success(request, _saved(medication, "saved"))
-                return _back_to_list(patient)
+        done, warnings = _medication_form_post(request, form, patient, medication)
+        if done is not None:
+            return done
     else:
         audit(actor=request.user, action=VIEW, obj=medication, patient=patient, detail={"view": "edit"})
-    context = {"form": form, "patient": patient, "medication": medication}
-    return render(request, "prescribers/medication_form.html", context, status=form_status(form))
+    return _medication_form_page(request, form, patient, medication, warnings)
 
 
 def _saved(medication: Medication, verb: str) -> str:

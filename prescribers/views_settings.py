@@ -1,6 +1,6 @@
-"""Browser views for the clinic's prescribing settings: what may be kept of each state's PDMP reports, and
-the drug table (read-only reference: how medications are classified). Co-prescription thresholds join this
-page when the rules are merged."""
+"""Browser views for the clinic's prescribing settings: what may be kept of each state's PDMP reports, the
+co-prescription thresholds (a clinic may tighten, never loosen) and the drug table (read-only reference:
+how medications are classified)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from clinic.forms import apply_errors
 from clinic.tenancy.access import require_perm
 from clinic.tenancy.roles import Perm
 from clinic.tenancy.urls_helpers import clinic_reverse
-from prescribers import drugs, services
-from prescribers.forms import StatePolicyForm
+from prescribers import drugs, rules, services
+from prescribers.forms import StatePolicyForm, ThresholdsForm
 from prescribers.models import Drug, PdmpStatePolicy
 from prescribers.views import GET_POST, form_status
 
@@ -40,12 +40,44 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{policy.state}: {policy.get_storage_display()}.")
             return redirect(clinic_reverse("prescribers:settings"))
+    thresholds_form = ThresholdsForm(overrides=services.prescribing_settings().overrides)
+    return _settings_page(request, form=form, thresholds_form=thresholds_form, editing=existing)
+
+
+@require_perm(Perm.PRESCRIBING_SETTINGS)
+@require_http_methods(["POST"])
+def thresholds_view(request: HttpRequest) -> HttpResponse:
+    current = services.prescribing_settings()
+    thresholds_form = ThresholdsForm(request.POST, overrides=current.overrides)
+    if thresholds_form.is_valid():
+        try:
+            services.prescribing_settings_update(actor=request.user, overrides=thresholds_form.overrides())
+        except ValidationError as error:
+            apply_errors(thresholds_form, error)
+        else:
+            messages.success(request, "Co-prescription thresholds saved. Every patient is being re-checked.")
+            return redirect(clinic_reverse("prescribers:settings") + "#thresholds")
+    return _settings_page(request, form=StatePolicyForm(), thresholds_form=thresholds_form, editing=None)
+
+
+def _settings_page(
+    request: HttpRequest, *, form: StatePolicyForm, thresholds_form: ThresholdsForm, editing
+) -> HttpResponse:
+    settings = services.prescribing_settings()
+    try:
+        effective = rules.thresholds_for(settings.overrides)
+    except rules.SettingsError:  # stored before a data change made it invalid: show the reference values
+        effective = rules.default_thresholds()
     context = {
         "form": form,
+        "thresholds_form": thresholds_form,
+        "effective": effective,
+        "reference": rules.default_thresholds(),
+        "settings_row": settings,
         "policies": list(PdmpStatePolicy.objects.select_related("updated_by").order_by("state")),
-        "editing": existing,
+        "editing": editing,
     }
-    return render(request, "prescribers/settings.html", context, status=form_status(form))
+    return render(request, "prescribers/settings.html", context, status=form_status(form, thresholds_form))
 
 
 @require_perm(Perm.PRESCRIBING_SETTINGS)

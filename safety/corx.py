@@ -25,7 +25,7 @@ from patients.models import ReportedMedication, SubstanceUse
 from prescribers import rules
 from prescribers.facts import medication_facts, plan_fact, program_prescriber_keys
 from prescribers.models import Dispensation, Medication
-from prescribers.selectors import PROGRAM_STATUSES, medication_lines
+from prescribers.selectors import PROGRAM_STATUSES, MedicationLine, medication_lines
 from prescribers.services import prescribing_settings
 from safety.findings import Finding, dedup_key
 from taper.models import TaperPlan
@@ -87,6 +87,16 @@ def patient_facts(
         )
         for pid in ids
     ]
+
+
+def order_findings(
+    patient_id: uuid.UUID, proposed: MedicationLine, *, today: dt.date, thresholds: rules.Thresholds
+) -> list[rules.CoRxFinding]:
+    """What saving `proposed` (a new order, or an edit keeping its row's id) would newly raise for this
+    patient: the rules' order-select entry point, on the same facts the sweep reads."""
+    (facts,) = patient_facts([patient_id], today=today, thresholds=thresholds)
+    (fact,) = medication_facts([proposed]) or (None,)
+    return [] if fact is None else rules.check_order(facts, fact, thresholds)
 
 
 def _occurred_at(day: dt.date, zone: ZoneInfo) -> dt.datetime:
@@ -165,4 +175,4 @@ def sweep_clinic(*, clinic: Clinic, now: dt.datetime | None = None) -> SweepResu
     return SweepResult(patients=len(ids), batches=batches, raised=raised)
 
 
-__all__ = ["SweepResult", "evaluate_patients", "patient_facts", "sweep_clinic"]
+__all__ = ["SweepResult", "evaluate_patients", "order_findings", "patient_facts", "sweep_clinic"]

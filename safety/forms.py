@@ -87,6 +87,13 @@ class SafetySettingsForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text=SafetySettings._meta.get_field("checkin_cutoff").help_text,
     )
+    missed_sessions_in_a_row = forms.IntegerField(
+        label="Missed sessions in a row",
+        required=False,  # left blank: kept as it is
+        min_value=rules_catalogue.defaults().missed_sessions_min,
+        max_value=rules_catalogue.defaults().missed_sessions_max,
+        help_text=SafetySettings._meta.get_field("missed_sessions_in_a_row").help_text,
+    )
     on_call_users = forms.TypedMultipleChoiceField(
         label="On-call staff",
         coerce=int,

@@ -3,8 +3,12 @@
 - on_clinical_fact_recorded: a vital, instrument result or check-in was recorded → evaluate that patient's
   rules in a job, after the writing transaction commits (a rolled-back write evaluates nothing).
 - on_medications_changed: medications or PDMP fills changed → evaluate the co-prescription rules in a job.
+- on_prescribing_settings_changed: a clinic tightened its co-prescription thresholds → re-run its sweep.
+- co_prescription_order_warnings: the medication form asks what saving an order would newly raise.
 - rising_withdrawal_concerns: the taper review queue asks which patients have an open "withdrawal scores
   rising" alert (it suggests a hold; nothing is applied).
+- on_attendance_recorded: attendance of a session was recorded → the missed-sessions rule for its patients
+  in a job, after commit.
 - co_prescription_concerns: a patient's medication list asks for that patient's open co-prescription
   alerts (rule ids starting "corx_"), each with a link to its alert page.
 """
@@ -30,6 +34,23 @@ def on_medications_changed(sender: Any, *, clinic_id: int, patient_ids: list, **
     # Robust like the above: if the broker is down the medication is still saved and the nightly
     # co-prescription sweep finds what this job would have.
     evaluate_medications.delay_on_commit(clinic_id, [str(pid) for pid in patient_ids])
+
+
+def on_attendance_recorded(
+    sender: Any, *, clinic_id: int, occurrence_id: Any, patient_ids: list, **kwargs: Any
+) -> None:
+    from safety.tasks import evaluate_attendance
+
+    # Robust like the above: if the broker is down the attendance is still saved and the nightly
+    # attendance sweep finds the same run of misses (same dedup key: one alert).
+    evaluate_attendance.delay_on_commit(clinic_id, str(occurrence_id), [str(pid) for pid in patient_ids])
+
+
+def on_prescribing_settings_changed(sender: Any, *, clinic_id: int, **kwargs: Any) -> None:
+    from safety.tasks import sweep_coprescriptions
+
+    # Tighter thresholds should show on today's lists, not after the nightly sweep (which still runs).
+    sweep_coprescriptions.delay_on_commit(clinic_id)
 
 
 def rising_withdrawal_concerns(sender: Any, **kwargs: Any) -> list:
@@ -62,3 +83,36 @@ def co_prescription_concerns(sender: Any, *, patient_id: Any, **kwargs: Any) -> 
         )
         for alert in alerts.only("id", "title", "severity", "raised_at", "rule_id")
     ]
+
+
+def co_prescription_order_warnings(sender: Any, *, patient: Any, proposed: Any, **kwargs: Any) -> list:
+    """The co-prescription rules run on the medication list with the proposed order in it (order-select):
+    each finding it would newly raise, described as its alert would be."""
+    import zoneinfo
+
+    from clinic.tenancy.context import clinic_today, require_clinic
+    from prescribers.signals import OrderWarning
+    from safety import rules_catalogue
+    from safety.corx import clinic_thresholds, order_findings
+    from safety.models import Severity
+    from safety.selectors import finding_rows
+
+    zone = zoneinfo.ZoneInfo(require_clinic().timezone)
+    found = order_findings(patient.pk, proposed, today=clinic_today(), thresholds=clinic_thresholds())
+    warnings = []
+    for finding in found:
+        rule = rules_catalogue.rule(finding.rule_id)
+        warnings.append(
+            OrderWarning(
+                rule_id=rule.id,
+                title=rule.title,
+                severity=rule.severity,
+                severity_label=Severity(rule.severity).label,
+                what_to_do=rule.what_to_do,
+                source=rule.source,
+                source_url=rule.source_url,
+                evidence=finding_rows(rule, finding.evidence, zone),
+                event=finding.event,
+            )
+        )
+    return warnings

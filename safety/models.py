@@ -152,6 +152,10 @@ def _default_cutoff():
     return rules_catalogue.defaults().checkin_cutoff
 
 
+def _default_missed_sessions() -> int:
+    return rules_catalogue.defaults().missed_sessions
+
+
 class SafetySettings(TenantModel):
     """One per clinic, made with the catalogue's defaults the first time it is read."""
 
@@ -169,6 +173,16 @@ class SafetySettings(TenantModel):
         "daily check-in cut-off",
         default=_default_cutoff,
         help_text="Clinic time. An enrolled patient with no check-in by then has missed that day's check-in.",
+    )
+    missed_sessions_in_a_row = models.PositiveSmallIntegerField(
+        "missed sessions in a row",
+        default=_default_missed_sessions,
+        validators=[
+            MinValueValidator(rules_catalogue.defaults().missed_sessions_min),
+            MaxValueValidator(rules_catalogue.defaults().missed_sessions_max),
+        ],
+        help_text="A patient who misses this many booked sessions in a row (absent without an excuse) "
+        "raises an alert. Excused absences and sessions the clinic cancelled do not count.",
     )
     on_call_user_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     on_call_emails = ArrayField(models.EmailField(), default=list, blank=True)

@@ -17,7 +17,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parent / "data" / "rules.json"
 SEVERITIES = ("low", "moderate", "high", "critical")
 STATUSES = ("V", "S", "U")
-CATEGORIES = ("instrument", "vital", "checkin", "trend", "medication", "other")
+CATEGORIES = ("instrument", "vital", "checkin", "trend", "medication", "attendance", "other")
 _RULE_KEYS = {
     "id",
     "title",
@@ -74,6 +74,9 @@ class Defaults:
     escalate_min: int
     escalate_max: int
     checkin_cutoff: datetime.time
+    missed_sessions: int  # sched_missed_sessions: booked sessions missed in a row before an alert
+    missed_sessions_min: int
+    missed_sessions_max: int
     notify_severities: frozenset[str]
     escalate_severities: frozenset[str]
 
@@ -139,11 +142,15 @@ def parse(raw: dict[str, Any]) -> Catalogue:
         escalate = settings["escalate_after_minutes"]
         minutes, low, high = int(escalate["value"]), int(escalate["min"]), int(escalate["max"])
         cutoff = datetime.time.fromisoformat(settings["checkin_cutoff"]["value"])
+        missed = settings["missed_sessions_in_a_row"]
+        runs = int(missed["value"]), int(missed["min"]), int(missed["max"])
     except (KeyError, TypeError, ValueError) as error:
         raise CatalogueError(f"settings_defaults: {error}") from error
     if not low <= minutes <= high:
         raise CatalogueError("settings_defaults.escalate_after_minutes is outside its own min/max")
-    for key in ("escalate_after_minutes", "checkin_cutoff"):
+    if not 1 <= runs[1] <= runs[0] <= runs[2]:
+        raise CatalogueError("settings_defaults.missed_sessions_in_a_row is outside its own min/max")
+    for key in ("escalate_after_minutes", "checkin_cutoff", "missed_sessions_in_a_row"):
         if settings[key].get("status") not in STATUSES or not settings[key].get("source"):
             raise CatalogueError(f"settings_defaults.{key} needs a source and a status")
     defaults = Defaults(
@@ -151,6 +158,9 @@ def parse(raw: dict[str, Any]) -> Catalogue:
         escalate_min=low,
         escalate_max=high,
         checkin_cutoff=cutoff,
+        missed_sessions=runs[0],
+        missed_sessions_min=runs[1],
+        missed_sessions_max=runs[2],
         notify_severities=_severity_set(raw, "notify_severities"),
         escalate_severities=_severity_set(raw, "escalate_severities"),
     )

@@ -272,6 +272,10 @@ def _rows(value: Any, overrides: dict[str, str], tz, key: str = "") -> list[Evid
 
 def evidence_rows(alert: Alert, tz) -> list[EvidenceRow]:
     """The alert's evidence as labelled rows (nested for nested values), times in the clinic's zone."""
-    rule = alert.rule
+    return finding_rows(alert.rule, alert.evidence, tz)
+
+
+def finding_rows(rule, evidence: dict | None, tz) -> list[EvidenceRow]:
+    """Evidence (of an alert, or of a finding not raised yet) as labelled rows."""
     overrides = dict(rule.evidence_labels) if rule is not None else {}
-    return _rows(alert.evidence or {}, overrides, tz)
+    return _rows(evidence or {}, overrides, tz)

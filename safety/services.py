@@ -367,7 +367,9 @@ def safety_settings_update(
     checkin_cutoff: datetime.time,
     on_call_user_ids: Sequence[int],
     on_call_emails: Sequence[str],
+    missed_sessions_in_a_row: int | None = None,
 ) -> SafetySettings:
+    """Save the clinic's alert settings (`missed_sessions_in_a_row` None: left as it is)."""
     current = safety_settings()
     found = SafetySettings.objects.select_for_update().get(pk=current.pk)
     errors: dict[str, list[str]] = {}
@@ -390,11 +392,14 @@ def safety_settings_update(
     before = {
         "escalate_after_minutes": found.escalate_after_minutes,
         "checkin_cutoff": found.checkin_cutoff.strftime("%H:%M"),
+        "missed_sessions_in_a_row": found.missed_sessions_in_a_row,
         "on_call_users": len(found.on_call_user_ids),
         "on_call_emails": len(found.on_call_emails),
     }
     found.escalate_after_minutes = escalate_after_minutes
     found.checkin_cutoff = checkin_cutoff
+    if missed_sessions_in_a_row is not None:
+        found.missed_sessions_in_a_row = missed_sessions_in_a_row
     found.on_call_user_ids = user_ids
     found.on_call_emails = emails
     found.updated_by = as_actor(actor).user
@@ -409,6 +414,7 @@ def safety_settings_update(
     after = {
         "escalate_after_minutes": found.escalate_after_minutes,
         "checkin_cutoff": found.checkin_cutoff.strftime("%H:%M"),
+        "missed_sessions_in_a_row": found.missed_sessions_in_a_row,
         "on_call_users": len(user_ids),
         "on_call_emails": len(emails),
     }

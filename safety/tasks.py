@@ -108,3 +108,38 @@ def sweep_all_coprescriptions(now: str | None = None) -> int:
     if now is None:
         return fan_out_to_clinics(sweep_coprescriptions)
     return fan_out_to_clinics(sweep_coprescriptions, now=now)
+
+
+# --- attendance (safety/scheduling.py): missed sessions and weekly hours --------------------------------
+# These live here, not in scheduling/tasks.py: scheduling sits below safety and may not import it; it sends
+# scheduling.signals.attendance_recorded and safety connects to it (safety.apps).
+@shared_task(base=StepdownTask, name="safety.tasks.evaluate_attendance")
+def evaluate_attendance(clinic_id: int, occurrence_id: str, patient_ids: list[str]) -> int:
+    """The on-save job after attendance of an occurrence was recorded: the missed-sessions rule for its
+    patients. Re-runnable (dedup keys). Returns how many alerts are new."""
+    from safety.scheduling import evaluate_attendance as evaluate
+
+    with clinic_step(clinic_id) as clinic:
+        return len(evaluate(clinic=clinic, patient_ids=patient_ids))
+
+
+@shared_task(base=StepdownTask, name="safety.tasks.sweep_attendance")
+def sweep_attendance(clinic_id: int, now: str | None = None) -> dict:
+    """One clinic's nightly attendance sweep as of `now` (ISO 8601 with offset; default: when it runs)."""
+    from django.utils.dateparse import parse_datetime
+
+    from safety.scheduling import sweep_clinic as sweep
+
+    moment = parse_datetime(now) if now else None
+    if now and (moment is None or moment.tzinfo is None):
+        raise ValueError(f"now must be an ISO 8601 date-time with a UTC offset, got {now!r}")
+    with clinic_step(clinic_id) as clinic:
+        return sweep(clinic=clinic, now=moment).as_json()
+
+
+@shared_task(base=StepdownTask, name="safety.tasks.sweep_all_attendance")
+def sweep_all_attendance(now: str | None = None) -> int:
+    """Beat entry point (nightly): one attendance sweep per active clinic."""
+    if now is None:
+        return fan_out_to_clinics(sweep_attendance)
+    return fan_out_to_clinics(sweep_attendance, now=now)

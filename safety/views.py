@@ -240,6 +240,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         initial={
             "escalate_after_minutes": current.escalate_after_minutes,
             "checkin_cutoff": current.checkin_cutoff,
+            "missed_sessions_in_a_row": current.missed_sessions_in_a_row,
             "on_call_users": current.on_call_user_ids,
             "on_call_emails": "\n".join(current.on_call_emails),
         },
@@ -251,6 +252,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
                 escalate_after_minutes=data["escalate_after_minutes"],
                 checkin_cutoff=data["checkin_cutoff"],
+                missed_sessions_in_a_row=data["missed_sessions_in_a_row"],
                 on_call_user_ids=data["on_call_users"],
                 on_call_emails=form.emails(),
             )

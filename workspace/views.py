@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,9 +17,11 @@ from patients.models import Patient
 from patients.selectors import patient_census, patient_list
 from patients.tasks import census_cache_key
 from prescribers.selectors import open_tasks_due, open_tasks_due_count
+from scheduling.reminders import day_before
 
 RECENT_PATIENTS = 6
 DUE_TASKS_SHOWN = 20
+REMINDERS_SHOWN = 40
 
 
 @require_member
@@ -41,6 +45,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["recent_patients"] = recent
     if request.membership.allows(Perm.MEDICATION_VIEW):
         context.update(_coordination_due(request))
+    if request.membership.allows(Perm.SCHEDULE_BOOK):
+        context.update(_reminders(request))
     return render(request, "dashboard.html", context)
 
 
@@ -64,3 +70,25 @@ def _coordination_due(request: HttpRequest) -> dict:
     )
     count = len(tasks) if len(tasks) < DUE_TASKS_SHOWN else open_tasks_due_count(until=today)
     return {"due_tasks": tasks, "due_task_count": count, "today": today}
+
+
+def _reminders(request: HttpRequest) -> dict:
+    """Tomorrow's booked patients for the front desk to remind: two queries and one audit insert."""
+    tomorrow = clinic_today() + datetime.timedelta(days=1)
+    rows = list(day_before(tomorrow)[:REMINDERS_SHOWN])
+    audit_many(
+        actor=request.user,
+        action=AuditEvent.Action.LIST,
+        items=[
+            {
+                "object_type": "scheduling.booking",
+                "object_id": str(b.pk),
+                "patient": b.patient_id,
+                "detail": {"view": "dashboard.reminders"},
+            }
+            for b in rows
+        ],
+    )
+    count = len(rows) if len(rows) < REMINDERS_SHOWN else day_before(tomorrow).count()
+    waiting = sum(1 for b in rows if b.reminded_at is None)
+    return {"reminders": rows, "reminder_count": count, "reminders_waiting": waiting, "tomorrow": tomorrow}

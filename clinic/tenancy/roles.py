@@ -71,6 +71,12 @@ class Perm(StrEnum):
     PRESCRIBER_VIEW = "prescriber.view"
     PRESCRIBER_MANAGE = "prescriber.manage"
     PRESCRIBING_SETTINGS = "prescribing.settings"
+    # Scheduling: programs, rooms and session series are set up by the admin and the care team; the care
+    # team and admissions book; the care team takes attendance and signs the notes.
+    SCHEDULE_VIEW = "schedule.view"
+    SCHEDULE_MANAGE = "schedule.manage"
+    SCHEDULE_BOOK = "schedule.book"
+    ATTENDANCE_RECORD = "attendance.record"
 
 
 _CARE_TEAM = frozenset({Role.CLINICIAN, Role.NURSE, Role.PSYCHIATRIST})
@@ -109,6 +115,10 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.PRESCRIBER_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
     Perm.PRESCRIBER_MANAGE: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
     Perm.PRESCRIBING_SETTINGS: frozenset({Role.CLINIC_ADMIN}),
+    Perm.SCHEDULE_VIEW: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.SCHEDULE_MANAGE: _CARE_TEAM | {Role.CLINIC_ADMIN},
+    Perm.SCHEDULE_BOOK: _CARE_TEAM | {Role.ADMISSIONS, Role.CLINIC_ADMIN},
+    Perm.ATTENDANCE_RECORD: _CARE_TEAM,
 }
 
 assert set(PERMISSIONS) == set(Perm), "every permission needs a row in the table"

@@ -409,6 +409,29 @@ def authorization_usage_add(
     return usage
 
 
+@transaction.atomic
+def authorization_usage_withdraw(*, actor: ActorLike, source: str, source_key: str) -> int:
+    """Take back a usage a feed added (attendance corrected to absent): matched by its source key, so a
+    manual entry is never touched. Returns how many were removed (0 or 1 per authorization)."""
+    if not source_key or source == AuthorizationUsage.Source.MANUAL:
+        raise ValueError("only fed usages are withdrawn, by their source key")
+    found = list(
+        AuthorizationUsage.objects.select_for_update()
+        .filter(source=source, source_key=source_key)
+        .select_related("authorization__coverage")
+    )
+    for usage in found:
+        audit(
+            actor=actor,
+            action=Action.DELETE,
+            obj=usage,
+            patient=usage.authorization.coverage.patient_id,
+            detail={"units": usage.units, "source": source, "withdrawn": source_key},
+        )
+        usage.delete()
+    return len(found)
+
+
 __all__ = [
     "AUTHORIZATION_FIELDS",
     "BILLING_PROFILE_FIELDS",
@@ -417,6 +440,7 @@ __all__ = [
     "authorization_create",
     "authorization_update",
     "authorization_usage_add",
+    "authorization_usage_withdraw",
     "billing_profile_save",
     "coverage_create",
     "coverage_update",

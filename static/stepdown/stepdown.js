@@ -126,7 +126,7 @@
   });
 
   /* ---- Forms: the error summary takes focus so the problems are read out first ---------------------- */
-  var summary = doc.getElementById("error-summary");
+  var summary = doc.getElementById("error-summary") || doc.getElementById("order-check");
   if (summary) summary.focus();
 
   /* ---- htmx: announce search results; a sign-out during a partial request reloads the page --------- */

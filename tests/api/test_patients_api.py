@@ -19,6 +19,7 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.models import Patient
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ BAD_BODIES = {
     ),
     "oversized": ({**VALID, "first_name": "Q" * 101, "pronouns": "p" * 41}, {"first_name", "pronouns"}),
     "future-dob": (
-        {**VALID, "date_of_birth": (timezone.localdate() + datetime.timedelta(days=2)).isoformat()},
+        {**VALID, "date_of_birth": (clinic_date() + datetime.timedelta(days=2)).isoformat()},
         {"date_of_birth"},
     ),
     "bad-mrn": ({**VALID, "mrn": "not an mrn!"}, {"mrn"}),

@@ -22,6 +22,7 @@ from patients.consent.models import Disclosure
 from patients.consent.services import api_client_set_disclosure
 from prescribers.models import Dispensation, Medication, Prescriber
 from tests.conftest import make_patient, token_client
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, recipient_in
 from tests.prescribers.factories import (
     DEAS,
@@ -38,7 +39,7 @@ MEDICATIONS = "/api/v1/medications/"
 DISPENSATIONS = "/api/v1/dispensations/"
 PROBLEM = "application/problem+json"
 EHR = "urn:oid:2.16.840.1.113883.3.77.1"
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import zoneinfo
 
 import pytest
 from django.test import Client
@@ -14,11 +13,12 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
 from tests.conftest import token_client
+from tests.dates import clinic_date
 
 pytestmark = pytest.mark.django_db
 PLANS = "/api/v1/taper-plans/"
 # A plan may not start in the past: the first step is today, in the test clinic's time zone (the default).
-START = datetime.datetime.now(zoneinfo.ZoneInfo("America/New_York")).date()
+START = clinic_date()
 
 
 def _api(clinic, *roles) -> Client:
@@ -208,7 +208,7 @@ def test_dose_records(clinic_a, patient_a, psychiatrist_api, nurse_api):
     for bad, field in [
         ({"mg_by_drug": {"diazepam": "-1"}}, "mg_by_drug"),
         ({"mg_by_drug": {"unobtainium": "1"}}, "mg_by_drug"),
-        ({"day": datetime.date.today() + datetime.timedelta(days=3), "as_planned": True}, "day"),
+        ({"day": clinic_date() + datetime.timedelta(days=3), "as_planned": True}, "day"),
         ({}, "mg_by_drug"),
     ]:
         body = {"plan": plan_id, "day": START, **bad}

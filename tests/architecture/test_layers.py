@@ -1,7 +1,7 @@
 """Imports flow one way: a module may import its own layer and the layers below it, never one above.
 
-    clinic <- patients <- {taper, vitals, prescribers} <- vitals.checkins <- safety <- {api, workspace}
-           <- demo
+    clinic <- patients <- {taper, vitals, prescribers, scheduling} <- vitals.checkins <- safety
+           <- {api, workspace} <- demo
 
 `clinic`'s composition roots (settings, urls, celery, wsgi, asgi) name apps by string or autodiscovery,
 so they are scanned like the rest of `clinic`. A lower layer that must react to a higher one sends a
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[tuple[str, ...]] = [
     ("clinic",),
     ("patients",),
-    ("taper", "vitals", "prescribers"),
+    ("taper", "vitals", "prescribers", "scheduling"),
     ("vitals.checkins",),
     ("safety",),
     ("api", "workspace"),
@@ -62,6 +62,11 @@ PURE_MODULES = [
     "prescribers/rules.py",
     "prescribers/pdmp/*.py",
     "prescribers/timeline.py",
+    "scheduling/recurrence.py",
+    "scheduling/levels.py",
+    "scheduling/hours.py",
+    "scheduling/stepdown.py",
+    "scheduling/hours_chart.py",
 ]
 FRAMEWORKS = ("django", "rest_framework", "celery", "django_scopes", "allauth")
 

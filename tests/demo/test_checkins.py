@@ -14,6 +14,7 @@ from demo.checkins import DAYS, demo_checkin_paths, seed_checkins
 from patients.models import CareEpisode
 from taper.models import DoseRecord
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.vitals.checkins.factories import active_plan
 from vitals.checkins.models import CheckIn, CheckInLink
 from vitals.checkins.selectors import local_day
@@ -27,7 +28,7 @@ def _in_treatment(clinic, n: int):
         patient = make_patient(clinic, first_name=f"Demo{i}", last_name="Person", status="active")
         with tenant_context(clinic):
             CareEpisode.objects.create(
-                patient=patient, level="iop", started_on=datetime.date.today() - datetime.timedelta(days=40)
+                patient=patient, level="iop", started_on=clinic_date() - datetime.timedelta(days=40)
             )
         patients.append(patient)
     return patients

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.services import care_episode_start
+from tests.dates import clinic_date
 from vitals.models import InstrumentResult, VitalReading
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_seed_vitals_is_idempotent_and_only_for_patients_in_treatment(clinic_a, 
 
     not_admitted = make_patient(clinic_a, first_name="Nia")
     with tenant_context(clinic_a):
-        care_episode_start(actor=None, patient=patient_a, level="iop", started_on=dt.date.today())
+        care_episode_start(actor=None, patient=patient_a, level="iop", started_on=clinic_date())
     nurse = staff_a[Role.NURSE]
     created = seed_vitals(
         clinic=clinic_a, actor=nurse, patients=[patient_a, not_admitted], rng=random.Random("t")

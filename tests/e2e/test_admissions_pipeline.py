@@ -14,6 +14,7 @@ from clinic.tenancy.roles import Role
 from patients.admissions.models import Inquiry
 from patients.models import CareEpisode
 from tests.conftest import PASSWORD, make_clinic, make_member
+from tests.dates import clinic_date
 from tests.patients.admissions.conftest import make_inquiry, walk_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -85,7 +86,7 @@ def test_inquiry_to_admitted_patient(page, artifacts_dir):
     page.get_by_text("is now benefits verified").wait_for()
 
     page.get_by_role("link", name="Schedule intake", exact=True).click()
-    intake_day = timezone.localdate() + datetime.timedelta(days=2)
+    intake_day = clinic_date() + datetime.timedelta(days=2)
     page.get_by_label("Intake appointment").fill(f"{intake_day.isoformat()}T10:30")
     page.get_by_role("button", name="Schedule intake").click()
     page.get_by_text("is now intake scheduled").wait_for()

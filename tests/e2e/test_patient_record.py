@@ -7,13 +7,13 @@ import datetime
 import re
 
 import pytest
-from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.models import Allergy, CareEpisode, Diagnosis
 from patients.services import care_episode_start
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
+from tests.dates import clinic_date
 from tests.pdf_checks import assert_pdf_has_content
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,7 +35,7 @@ def test_nurse_builds_the_record_steps_down_and_prints(page, artifacts_dir):
             actor=None,
             patient=patient,
             level="php",
-            started_on=timezone.localdate() - datetime.timedelta(days=14),
+            started_on=clinic_date() - datetime.timedelta(days=14),
             reason="Admitted from intake",
         )
     sign_in(page, nurse.email)

@@ -18,6 +18,7 @@ from prescribers.pdmp.samples import example
 from prescribers.services import prescriber_recipient, state_policy_set
 from safety.models import Alert
 from tests.conftest import make_clinic, make_member, make_patient
+from tests.dates import clinic_date
 from tests.e2e.test_vitals_entry import sign_in
 from tests.e2e.test_vitals_to_alert import eager_celery
 from tests.patients.consent.factories import consent_in
@@ -34,10 +35,10 @@ def test_pdmp_import_raises_alerts_and_the_letter_goes_through_the_consent_gate(
     nurse = make_member(clinic, Role.NURSE, email="nurse@rowan.example.org")
     psychiatrist = make_member(clinic, Role.PSYCHIATRIST, email="psych@rowan.example.org")
     patient = make_patient(clinic, first_name="Casey", last_name="Sample", date_of_birth=dt.date(1984, 5, 12))
-    make_taper_plan(clinic, patient, psychiatrist, start_date=dt.date.today() - dt.timedelta(days=10))
+    make_taper_plan(clinic, patient, psychiatrist, start_date=clinic_date() - dt.timedelta(days=10))
     with tenant_context(clinic):
         state_policy_set(actor=None, state="OR", storage="raw")
-    report = example("fhir", latest_fill_on=dt.date.today() - dt.timedelta(days=4))
+    report = example("fhir", latest_fill_on=clinic_date() - dt.timedelta(days=4))
 
     page = browser.new_context(base_url=live_server.url).new_page()
     sign_in(page, nurse.email)

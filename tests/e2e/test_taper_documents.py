@@ -19,6 +19,7 @@ from clinic.tenancy.roles import Role
 from patients.consent.models import Disclosure
 from taper import services
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, recipient_in
 from tests.pdf_checks import pdf_pages_as_images
 from tests.taper.documents.conftest import plan_input
@@ -54,7 +55,7 @@ def test_nurse_prints_both_pdfs_and_sends_the_summary(page, artifacts_dir):
     psychiatrist = make_member(clinic, Role.PSYCHIATRIST, email="psych@juniper.example.org")
     nurse = make_member(clinic, Role.NURSE, email="nurse@juniper.example.org")
     patient = make_patient(clinic, first_name="Morgan", last_name="Reyes", mrn="SD-000777")
-    start = datetime.date.today() - datetime.timedelta(days=20)
+    start = clinic_date() - datetime.timedelta(days=20)
     with tenant_context(clinic):
         # Down to a maintenance dose: a few months of calendar, so the PDFs render quickly on a busy machine.
         data = plan_input(start_date=start, target_de_mg=Decimal(10))

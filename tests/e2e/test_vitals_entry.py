@@ -7,11 +7,11 @@ import datetime
 import re
 
 import pytest
-from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from tests.conftest import PASSWORD, make_clinic, make_member, make_patient
+from tests.dates import clinic_date
 from vitals.models import InstrumentResult, VitalReading
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ def _active_taper(clinic, patient) -> None:
     from tests.taper.factories import create_plan, plan_input
 
     psychiatrist = make_member(clinic, Role.PSYCHIATRIST, email="psych@linden.example.org")
-    start = timezone.localdate() - datetime.timedelta(days=35)
+    start = clinic_date() - datetime.timedelta(days=35)
     with tenant_context(clinic):
         create_plan(patient, psychiatrist, plan_input(start_date=start), status="active")
 

@@ -8,13 +8,13 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.models import Patient
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ BAD_FORMS = {
     "missing-fields": ({}, {"first_name", "last_name", "date_of_birth"}),
     "wrong-date": ({**GOOD, "date_of_birth": "31/31/1999"}, {"date_of_birth"}),
     "future-date": (
-        {**GOOD, "date_of_birth": (timezone.localdate() + datetime.timedelta(days=1)).isoformat()},
+        {**GOOD, "date_of_birth": (clinic_date() + datetime.timedelta(days=1)).isoformat()},
         {"date_of_birth"},
     ),
     "oversized": ({**GOOD, "first_name": "S" * 101, "last_name": "L" * 500}, {"first_name", "last_name"}),

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
@@ -32,10 +31,11 @@ from patients.services import (
     substance_use_add,
 )
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
+TODAY = clinic_date()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 EHR = "urn:oid:2.16.840.1.113883.3.42"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
@@ -13,6 +12,7 @@ from patients.admissions.services import inquiry_convert_to_patient
 from patients.forms import MedicationForm, SubstanceUseForm
 from patients.models import RecordSource, ReportedMedication, SubstanceUse
 from patients.services import medication_add, record_entry_update, substance_use_add
+from tests.dates import clinic_date
 from tests.patients.admissions.conftest import make_inquiry
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_source_is_not_a_form_field_and_survives_an_edit(clinic_a, patient_a):
         med = medication_add(
             actor=None,
             patient=patient_a,
-            fields={"name": "Xanax", "strength": "1 mg", "reported_on": timezone.localdate()},
+            fields={"name": "Xanax", "strength": "1 mg", "reported_on": clinic_date()},
             source=RecordSource.INQUIRY,
         )
         staff_row = substance_use_add(actor=None, patient=patient_a, fields={"category": "alcohol"})

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
@@ -25,11 +24,12 @@ from patients.services import (
     medication_add,
     substance_use_add,
 )
+from tests.dates import clinic_date
 from tests.pdf_checks import assert_pdf_has_content
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
+TODAY = clinic_date()
 
 
 def url(clinic, name: str, **kwargs) -> str:

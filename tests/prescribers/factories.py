@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from clinic.tenancy.context import tenant_context
+from tests.dates import clinic_date
 
 # Valid check digits (Luhn over 80840 + NPI; DEA weighted sum), not real registrations.
 NPIS = ["1234567893", "1000003990", "1987654328", "1245319599", "1679576722", "1104202761", "1987654336"]
@@ -35,7 +36,7 @@ def medication_fields(**changes: Any) -> dict[str, Any]:
         "dose": Decimal("1"),
         "dose_unit": "tablet",
         "doses_per_day": Decimal("4"),
-        "start_on": datetime.date.today() - datetime.timedelta(days=3),
+        "start_on": clinic_date() - datetime.timedelta(days=3),
     }
     values.update(changes)
     return values
@@ -59,7 +60,7 @@ def make_dispensation(clinic, patient, **changes: Any):
     from prescribers.services import classify
 
     import_changes = changes.pop("import_fields", {})
-    filled_on = changes.pop("filled_on", datetime.date.today() - datetime.timedelta(days=5))
+    filled_on = changes.pop("filled_on", clinic_date() - datetime.timedelta(days=5))
     days_supply = changes.pop("days_supply", 30)
     with tenant_context(clinic):
         pdmp_import = changes.pop("pdmp_import", None) or PdmpImport.objects.create(
@@ -104,7 +105,7 @@ def make_dispensation(clinic, patient, **changes: Any):
 
 def make_fill(clinic, patient, *, prescriber=None, pharmacy=None, **changes: Any):
     """A PDMP fill ten days ago by default (the medication-list page tests)."""
-    changes.setdefault("filled_on", datetime.date.today() - datetime.timedelta(days=10))
+    changes.setdefault("filled_on", clinic_date() - datetime.timedelta(days=10))
     return make_dispensation(clinic, patient, prescriber=prescriber, pharmacy=pharmacy, **changes)
 
 

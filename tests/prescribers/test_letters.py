@@ -21,13 +21,14 @@ from prescribers.models import CoordinationEntry, Prescriber
 from prescribers.services import prescriber_of_record_set, prescriber_recipient
 from taper.services import PlanInput
 from tests.conftest import client_for
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, tpo_consent_in
 from tests.pdf_checks import assert_pdf_has_content, pdf_text
 from tests.prescribers.factories import NPIS, make_medication, make_prescriber
 from tests.taper.factories import make_taper_plan
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 START = TODAY - datetime.timedelta(days=40)
 
 

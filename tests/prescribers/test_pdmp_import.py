@@ -14,10 +14,11 @@ from prescribers import pdmp_import, services
 from prescribers.models import Dispensation, PdmpImport, Pharmacy, Prescriber
 from prescribers.pdmp.samples import example
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+TODAY = clinic_date()
 FHIR = example("fhir", latest_fill_on=TODAY - dt.timedelta(days=5))
 CSV = example("csv", latest_fill_on=TODAY - dt.timedelta(days=5))
 

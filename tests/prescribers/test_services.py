@@ -14,6 +14,7 @@ from prescribers import services
 from prescribers.models import CoordinationTask, Medication, PatientPrescriber, Prescriber
 from prescribers.selectors import current_mme, medication_list
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.prescribers.factories import DEAS, NPIS, make_medication, make_prescriber, medication_fields
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def test_a_medication_is_classified_and_audited_and_its_mme_computed(clinic_a, p
         assert AuditEvent.objects.filter(object_id=str(medication.pk), action="create").exists()
     (line,) = lines
     assert line.mme_per_day == Decimal("60.00")  # 10 mg x 4 a day x 1.5
-    assert current_mme(lines, datetime.date.today()).total == Decimal("60.00")
+    assert current_mme(lines, clinic_date()).total == Decimal("60.00")
 
 
 @pytest.mark.parametrize(
@@ -65,7 +66,7 @@ def test_a_medication_is_classified_and_audited_and_its_mme_computed(clinic_a, p
         ({"doses_per_day": Decimal("30")}, "doses_per_day"),
         ({"days_supply": 0}, "days_supply"),
         ({"start_on": datetime.date(1, 1, 1)}, "start_on"),
-        ({"end_on": datetime.date.today() - datetime.timedelta(days=10)}, "end_on"),
+        ({"end_on": clinic_date() - datetime.timedelta(days=10)}, "end_on"),
         ({"drug_text": "  "}, "drug_text"),
     ],
 )
@@ -104,10 +105,7 @@ def test_naming_the_benzodiazepine_prescriber_of_record_opens_one_task_per_other
         (task,) = CoordinationTask.objects.all()
         assert task.prescriber_id == outside.pk and "Outside" in task.title and "alprazolam" in task.title
         # Running it again opens nothing more.
-        assert (
-            services.consolidation_tasks_open(actor=None, patient=patient_a, today=datetime.date.today())
-            == []
-        )
+        assert services.consolidation_tasks_open(actor=None, patient=patient_a, today=clinic_date()) == []
         with pytest.raises(ValidationError):
             services.prescriber_of_record_set(
                 actor=None, patient=patient_a, prescriber=ours, role=PatientPrescriber.Role.BENZODIAZEPINE
@@ -126,7 +124,7 @@ def test_a_new_benzodiazepine_prescriber_of_record_ends_the_previous_one(clinic_
 
 def test_stopping_a_medication_needs_a_reason_and_ends_it(clinic_a, patient_a):
     medication = make_medication(clinic_a, patient_a)
-    today = datetime.date.today()
+    today = clinic_date()
     with tenant_context(clinic_a):
         with pytest.raises(ValidationError) as error:
             services.medication_stop(actor=None, medication=medication, stopped_on=today, reason="")

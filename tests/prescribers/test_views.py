@@ -15,11 +15,12 @@ from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from prescribers.models import Medication
 from tests.conftest import client_for
+from tests.dates import clinic_date
 from tests.pdf_checks import pdf_text
 from tests.prescribers.factories import NPIS, make_fill, make_medication, make_pharmacy, make_prescriber
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 def url(name: str, clinic, **kwargs) -> str:
@@ -313,6 +314,66 @@ def test_edit_and_stop_a_medication(clinic_a, patient_a, nurse):
     )
     again = client.post(stop, {"stopped_on": TODAY.isoformat(), "reason": "again"})
     assert again.status_code == 400 and "Already stopped" in again.content.decode()
+
+
+OXYCODONE = {"drug_text": "Oxycodone 10 mg tablet", "strength": "10", "doses_per_day": "4"}
+
+
+def test_an_order_the_rules_would_flag_is_shown_before_it_is_saved(clinic_a, patient_a, psychiatrist, nurse):
+    """On a taper plan (a benzodiazepine), oxycodone 10 mg four times a day (60 MME/day): the form says which
+    alerts saving would raise, saves nothing, and saves once the nurse confirms those alerts."""
+    from tests.taper.factories import make_taper_plan
+
+    make_taper_plan(
+        clinic_a, patient_a, psychiatrist, status="active", start_date=TODAY - datetime.timedelta(days=10)
+    )
+    client = client_for(nurse)
+    create = url("medication-create", clinic_a, patient_id=patient_a.pk)
+    first = client.post(create, _form(**OXYCODONE))
+    body = first.content.decode()
+    assert first.status_code == 200 and 'id="order-check"' in body
+    assert "would raise 2 safety alerts" in body
+    assert "Benzodiazepine and opioid pain medicine at the same time" in body
+    assert "Opioid dose at or above 50 MME/day" in body and "FDA" in body
+    assert body.index("Benzodiazepine and opioid") < body.index("Opioid dose at or above")  # high first
+    with tenant_context(clinic_a):
+        assert not Medication.objects.exists()
+    fingerprint = first.context["fingerprint"]
+    # A changed order (8 a day: 120 MME/day) raises more: the earlier confirmation does not cover it.
+    changed = client.post(create, _form(**{**OXYCODONE, "doses_per_day": "8"}, confirm_warnings=fingerprint))
+    assert changed.status_code == 200 and "would raise 3 safety alerts" in changed.content.decode()
+    saved = client.post(create, _form(**OXYCODONE, confirm_warnings=fingerprint))
+    assert saved.status_code == 302
+    with tenant_context(clinic_a):
+        medication = Medication.objects.get()
+        confirmed = AuditEvent.objects.filter(
+            object_id=str(medication.pk), detail__has_key="order_check_confirmed"
+        )
+        assert confirmed.get().detail["order_check_confirmed"] == ["corx_benzo_opioid", "corx_mme_reassess"]
+
+
+def test_an_order_that_raises_nothing_new_saves_at_once(clinic_a, patient_a, nurse):
+    """No benzodiazepine on file, 5 mg twice a day (15 MME/day): no rule fires, no confirm step."""
+    response = client_for(nurse).post(
+        url("medication-create", clinic_a, patient_id=patient_a.pk),
+        _form(**{**OXYCODONE, "strength": "5", "doses_per_day": "2", "drug_text": "Oxycodone 5 mg tablet"}),
+    )
+    assert response.status_code == 302
+
+
+def test_editing_an_order_up_to_the_avoid_level_asks_first(clinic_a, patient_a, nurse):
+    medication = make_medication(clinic_a, patient_a)  # 60 MME/day
+    edit = url("medication-edit", clinic_a, med_id=medication.pk)
+    same_start = medication.start_on.isoformat()  # an earlier start would move the 50-MME episode too
+    response = client_for(nurse).post(
+        edit, _form(**OXYCODONE | {"doses_per_day": "6", "start_on": same_start})
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "would raise 1 safety alert<" in body  # only the new level
+    assert "Opioid dose at or above 90 MME/day" in body
+    with tenant_context(clinic_a):
+        medication.refresh_from_db()
+    assert medication.doses_per_day == 4
 
 
 def test_recording_is_for_the_care_team(clinic_a, patient_a, staff_a):

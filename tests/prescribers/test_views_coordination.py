@@ -14,10 +14,11 @@ from clinic.tenancy.context import tenant_context
 from prescribers import services
 from prescribers.models import CoordinationEntry, CoordinationTask, PatientPrescriber
 from tests.conftest import client_for, make_patient
+from tests.dates import clinic_date
 from tests.prescribers.factories import NPIS, make_medication, make_prescriber
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 def url(name: str, clinic, **kwargs) -> str:

@@ -143,6 +143,77 @@ def test_state_policies_are_set_by_the_clinic_admin(clinic_a, clinic_admin, nurs
     assert client_for(nurse).get(url("settings", clinic_a)).status_code == 403
 
 
+def _thresholds(clinic) -> dict:
+    from prescribers.models import PrescribingSettings
+
+    with tenant_context(clinic):
+        row = PrescribingSettings.objects.first()
+        return row.overrides if row else {}
+
+
+DEFAULT_CLASSES = ["barbiturate", "benzodiazepine", "opioid", "z_drug"]
+
+
+def test_the_clinic_admin_tightens_thresholds_and_every_patient_is_rechecked(
+    clinic_a, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    from safety import tasks
+
+    sweeps = []
+    monkeypatch.setattr(tasks.sweep_coprescriptions, "delay", lambda *args: sweeps.append(args))
+    client = client_for(clinic_admin)
+    page = client.get(url("settings", clinic_a)).content.decode()
+    assert "50 MME/day" in page and "Why these numbers" in page and "clinical.md" not in page
+    form = {"mme_reassess": "40", "mpe_definition": "5x5x90", "mpe_pharmacies_min": "3"}
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(url("thresholds", clinic_a), {**form, "mpe_classes": DEFAULT_CLASSES})
+    assert saved.status_code == 302 and saved["Location"].endswith("#thresholds")
+    assert _thresholds(clinic_a) == {"mme_reassess": "40", "mpe_pharmacies_min": 3}
+    assert sweeps == [(clinic_a.pk,)]
+    page = client.get(url("settings", clinic_a)).content.decode()
+    assert "40 MME/day" in page and "≥3 pharmacies within 90 days" in page
+    with tenant_context(clinic_a):
+        assert AuditEvent.objects.filter(object_type="prescribers.prescribingsettings").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"mme_reassess": "60"}, "looser than the reference value of 50"),
+        ({"mpe_window_days": "30"}, "may lengthen the window, not shorten it"),
+        ({"mpe_window_days": "9999"}, "less than or equal to 730"),
+        ({"mpe_prescribers_min": "1"}, "greater than or equal to 2"),
+        ({"recent_days": "7"}, "may look further back, not less far"),
+        ({"mme_reassess": "45", "mme_avoid": "40"}, "must not be above the &#x27;avoid&#x27; level"),
+        ({"mpe_classes": ["opioid", "benzodiazepine"]}, "Leaving out barbiturate, z_drug"),
+        ({"mpe_definition": "7x7x7"}, "Select a valid choice"),
+    ],
+)
+def test_a_looser_or_malformed_threshold_is_refused_and_nothing_changes(
+    clinic_a, clinic_admin, changes, message
+):
+    before = _thresholds(clinic_a)
+    form = {"mpe_definition": "5x5x90", "mpe_classes": DEFAULT_CLASSES, **changes}
+    refused = client_for(clinic_admin).post(url("thresholds", clinic_a), form)
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert message in body and 'id="error-summary"' in body
+    assert _thresholds(clinic_a) == before
+
+
+def test_the_stricter_definition_and_an_added_class_are_kept(clinic_a, clinic_admin, nurse):
+    form = {"mpe_definition": "pqa_4x4x180", "mpe_classes": [*DEFAULT_CLASSES, "muscle_relaxant"]}
+    assert client_for(clinic_admin).post(url("thresholds", clinic_a), form).status_code == 302
+    assert _thresholds(clinic_a) == {
+        "mpe_definition": "pqa_4x4x180",
+        "mpe_classes": sorted([*DEFAULT_CLASSES, "muscle_relaxant"]),
+    }
+    page = client_for(clinic_admin).get(url("settings", clinic_a)).content.decode()
+    assert "≥4 prescribers and ≥4 pharmacies within 180 days" in page
+    assert client_for(nurse).post(url("thresholds", clinic_a), form).status_code == 403
+    assert client_for(clinic_admin).get(url("thresholds", clinic_a)).status_code == 405
+
+
 def test_drug_table_lists_classes_codes_and_sources(clinic_a, clinic_admin):
     body = client_for(clinic_admin).get(url("drugs", clinic_a)).content.decode()
     assert "alprazolam" in body and "xanax" in body and ">596<" in body

@@ -17,12 +17,13 @@ from prescribers.models import PdmpImport
 from safety import corx, tasks
 from safety.models import Alert
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.prescribers.factories import NPIS, make_medication, make_prescriber
 from tests.taper.factories import make_taper_plan
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+TODAY = clinic_date()
 
 
 def _alerts(clinic, patient=None) -> dict[str, Alert]:
@@ -159,7 +160,6 @@ def test_imports_are_not_needed_for_plain_orders(clinic_a):
 
 def test_the_order_check_says_what_saving_an_opioid_would_raise(clinic_a, on_plan):
     from prescribers import services
-    from prescribers.facts import order_check
     from prescribers.models import Medication
     from prescribers.selectors import medication_line
     from tests.prescribers.factories import medication_fields
@@ -167,8 +167,8 @@ def test_the_order_check_says_what_saving_an_opioid_would_raise(clinic_a, on_pla
     with tenant_context(clinic_a):
         proposed = Medication(patient=on_plan, **medication_fields())
         services.classify(proposed)
-        found = order_check(
-            on_plan, medication_line(proposed), today=TODAY, thresholds=corx.clinic_thresholds()
+        found = corx.order_findings(
+            on_plan.pk, medication_line(proposed), today=TODAY, thresholds=corx.clinic_thresholds()
         )
         assert {f.rule_id for f in found} >= {"corx_benzo_opioid", "corx_mme_reassess"}
         # Once saved and alerted, a second identical order adds only what is new: its MME doubles the
@@ -178,7 +178,9 @@ def test_the_order_check_says_what_saving_an_opioid_would_raise(clinic_a, on_pla
     with tenant_context(clinic_a):
         again = Medication(patient=on_plan, **medication_fields(start_on=saved.start_on))
         services.classify(again)
-        found = order_check(on_plan, medication_line(again), today=TODAY, thresholds=corx.clinic_thresholds())
+        found = corx.order_findings(
+            on_plan.pk, medication_line(again), today=TODAY, thresholds=corx.clinic_thresholds()
+        )
         assert [f.rule_id for f in found] == ["corx_mme_avoid"]
 
 

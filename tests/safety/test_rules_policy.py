@@ -10,6 +10,7 @@ import pytest
 
 from prescribers import rules as corx
 from safety import rules_catalogue
+from safety import scheduling as attendance_rules
 from safety.rules.checkins import MISSED_RULE
 from safety.rules.instruments import instrument_conditions
 from safety.rules.policy import POLICY_FILE, parse_policy, policy
@@ -21,6 +22,7 @@ def test_every_rule_the_rules_can_raise_is_in_the_catalogue():
     ids = {r.rule_id for r in p.vital_rules} | {r.rule_id for r in p.instrument_rules}
     ids |= set(p.guidance_rules.values()) | {MISSED_RULE, TREND_RULE}
     ids |= set(corx.rule_ids())  # the co-prescription rules (prescribers/rules.py)
+    ids |= set(attendance_rules.RULE_IDS)  # missed sessions and weekly hours (safety/scheduling.py)
     for rule_id in ids:
         assert rules_catalogue.rule(rule_id).what_to_do
     assert ids == {r.id for r in rules_catalogue.all_rules()}

@@ -11,6 +11,7 @@ from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from tests.conftest import client_for
+from tests.dates import DEFAULT_ZONE, clinic_date
 from tests.vitals.conftest import record, score
 from vitals.models import InstrumentResult, VitalReading, VitalThresholdSettings
 
@@ -23,7 +24,7 @@ def base(clinic, patient) -> str:
 
 def local_now(clinic=None) -> str:
     """Now as the clinic's wall clock shows it (forms are filled in the clinic's time zone)."""
-    zone = ZoneInfo(clinic.timezone if clinic else "America/New_York")
+    zone = ZoneInfo(clinic.timezone if clinic else DEFAULT_ZONE)
     return timezone.localtime(timezone=zone).strftime("%Y-%m-%dT%H:%M")
 
 
@@ -231,7 +232,7 @@ def test_flowsheet_shows_the_taper_dose_and_step_dates_beside_the_vitals(clinic_
     from tests.taper.factories import create_plan, plan_input
 
     psychiatrist = make_member(clinic_a, Role.PSYCHIATRIST, email="psych@clinic-a.example.org")
-    start = timezone.localdate() - dt.timedelta(days=40)
+    start = clinic_date() - dt.timedelta(days=40)
     with tenant_context(clinic_a):
         create_plan(patient_a, psychiatrist, plan_input(start_date=start), status="active")
         steps = [d for d in step_dates(patient=patient_a) if d >= start]

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic.forms import apply_errors
+from scheduling.selectors import patient_upcoming
 from vitals.checkins import rules, services
 from vitals.checkins.forms import CheckInForm
 from vitals.checkins.models import CheckIn, CheckInLink
@@ -39,6 +40,9 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
     context = {"emergency_contacts": rules.guidance_rules().contacts, **context}
+    if "link" in context:  # the patient's next groups, so the phone page also answers "when is group?"
+        context["upcoming"] = patient_upcoming(context["link"].patient, now=timezone.now())
+        context.setdefault("settings", checkin_settings_get())
     return _private(render(request, template, context, status=status))
 
 

@@ -21,12 +21,13 @@ from api.models import ApiClient
 from clinic.accounts.models import Invitation
 from clinic.audit.chain import chain_key
 from clinic.audit.models import AuditChainHead
-from clinic.tenancy.context import tenant_context
+from clinic.tenancy.context import clinic_today, tenant_context
 from clinic.tenancy.models import Clinic, Membership
 from clinic.tenancy.rls import tenant_models
 from clinic.tenancy.roles import Role
 from patients.admissions.models import Inquiry
 from patients.models import Patient
+from tests.dates import clinic_date
 
 # Kwargs that are not objects: the value to put in the URL (None = the walker decides, e.g. the clinic).
 PLAIN_KWARGS: dict[str, str | None] = {"clinic_slug": None, "format": "json", "instrument": "phq9"}
@@ -660,7 +661,7 @@ def _taper_create_data(clinic: Clinic) -> dict[str, Any]:
     return {
         "patient": str(patient.pk) if patient else "",
         "regimen": [{"drug": "diazepam", "dose_mg": "10", "time_of_day": "08:00"}],
-        "start_date": (datetime.date.today() + datetime.timedelta(days=7)).isoformat(),  # not in the past
+        "start_date": (clinic_date() + datetime.timedelta(days=7)).isoformat(),  # not in the past
         "table": "ashton",
         "strategy": "direct",
     }
@@ -786,8 +787,8 @@ def medication_data(clinic: Clinic) -> dict[str, Any]:
         "dose": "1",
         "dose_unit": "tablet",
         "doses_per_day": "1",
-        "start_on": (datetime.date.today() - datetime.timedelta(days=20)).isoformat(),
-        "stopped_on": datetime.date.today().isoformat(),
+        "start_on": (clinic_date() - datetime.timedelta(days=20)).isoformat(),
+        "stopped_on": clinic_date().isoformat(),
         "reason": "Walker probe",
     }
 
@@ -813,7 +814,7 @@ def pdmp_import_data(clinic: Clinic) -> dict[str, Any]:
 
     from prescribers.pdmp.samples import example
 
-    data = example("csv", latest_fill_on=datetime.date.today() - datetime.timedelta(days=3))
+    data = example("csv", latest_fill_on=clinic_date() - datetime.timedelta(days=3))
     return {
         "patient": _latest_patient_id(clinic),
         "state": "OR",
@@ -840,7 +841,7 @@ def make_pdmp_import_in(clinic: Clinic):
 @register(
     _prescriber_models().PatientPrescriber,
     kwargs=("of_record_id",),
-    valid_data=lambda: {"until": datetime.date.today().isoformat()},
+    valid_data=lambda: {"until": clinic_date().isoformat()},
 )
 def make_prescriber_of_record_in(clinic: Clinic):
     from prescribers.services import prescriber_of_record_set
@@ -853,7 +854,7 @@ def make_prescriber_of_record_in(clinic: Clinic):
             patient=patient,
             prescriber=prescriber,
             role="other",
-            since=datetime.date.today() - datetime.timedelta(days=10),
+            since=clinic_date() - datetime.timedelta(days=10),
         )
 
 
@@ -868,5 +869,188 @@ def make_coordination_task_in(clinic: Clinic):
     patient = make_patient_in(clinic)
     with tenant_context(clinic):
         return coordination_task_create(
-            actor=None, patient=patient, title="Call the prescriber", due_on=datetime.date.today()
+            actor=None, patient=patient, title="Call the prescriber", due_on=clinic_date()
         )
+
+
+# --- scheduling (programs, rooms, series, occurrences, bookings, enrolments) ------------------------------
+def _scheduling_models():
+    from scheduling import models
+
+    return models
+
+
+def _facilitator_in(clinic: Clinic):
+    from tests.conftest import make_member
+
+    return make_member(clinic, Role.CLINICIAN, email=f"facilitator{next(_serial)}@{clinic.slug}.example.org")
+
+
+@register(
+    _scheduling_models().Program,
+    kwargs=("program_id",),
+    valid_data=lambda: {
+        "name": f"Probe program {next(_serial)}",
+        "level": "iop",
+        "hours_min": "9",
+        "hours_below": "20",
+    },
+)
+def make_program_in(clinic: Clinic):
+    from scheduling.services import program_save
+
+    with tenant_context(clinic):
+        fields = {"name": f"IOP track {next(_serial)}", "level": "iop", "hours_min": 9, "hours_below": 20}
+        return program_save(actor=None, fields=fields)
+
+
+@register(
+    _scheduling_models().Room, kwargs=("room_id",), valid_data=lambda: {"name": f"Probe room {next(_serial)}"}
+)
+def make_room_in(clinic: Clinic):
+    from scheduling.services import room_save
+
+    with tenant_context(clinic):
+        return room_save(actor=None, fields={"name": f"Room {next(_serial)}", "capacity": 10})
+
+
+def series_data(clinic: Clinic) -> dict[str, Any]:
+    """The API's series-create body: a Sunday-night group of a clinician of `clinic`, a slot no factory uses
+    (their series run 07:00-17:00), so it never clashes (read only)."""
+    with tenant_context(clinic):
+        kind = _scheduling_models().SessionType.objects.filter(code="dbt_skills").first()
+        today = clinic_today()
+    member = Membership.objects.active().filter(clinic=clinic, roles__contains=["clinician"]).order_by("pk")
+    first = member.first()
+    return {
+        "session_type": str(kind.pk) if kind else "",
+        "title": f"Probe group {next(_serial)}",
+        "facilitator": first.user_id if first else "",
+        "weekdays": [6],
+        "start_time": "21:00",
+        "minutes": 30,
+        "starts_on": today.isoformat(),
+        "capacity": 6,
+    }
+
+
+@register(_scheduling_models().SessionSeries, kwargs=("series_id",), valid_data=series_data)
+def make_series_in(clinic: Clinic):
+    """A weekly group of a program that began a week ago, so it has past and future occurrences."""
+    from tests.scheduling.factories import make_series
+
+    return make_series(
+        clinic,
+        _facilitator_in(clinic),
+        program=make_program_in(clinic),
+        start_time=datetime.time(7 + next(_serial) % 10, 0),
+        minutes=45,
+    )
+
+
+def occurrence_data() -> dict[str, Any]:
+    """Valid to cancel an occurrence (API `reason`) and to move it (to 03:00 more than a year ahead, a time
+    nothing is scheduled at)."""
+    day = clinic_date() + datetime.timedelta(days=400)
+    return {"reason": "Walker probe: facilitator ill", "starts_at": f"{day}T03:00:00-05:00", "minutes": 45}
+
+
+@register(_scheduling_models().Occurrence, kwargs=("occurrence_id",), valid_data=occurrence_data)
+def make_occurrence_in(clinic: Clinic):
+    """A group session that has started (attendance can be taken), with one patient booked."""
+    from scheduling.services import booking_add
+
+    series = make_series_in(clinic)
+    with tenant_context(clinic):
+        occurrence = (
+            _scheduling_models()
+            .Occurrence.objects.filter(series=series, local_date__lt=clinic_date())
+            .latest("starts_at")
+        )
+        booking_add(actor=None, occurrence=occurrence, patient=make_patient_in(clinic))
+        return occurrence
+
+
+def booking_data(clinic: Clinic) -> dict[str, Any]:
+    """Valid to book (API: the clinic's last scheduled session, far ahead, and a patient not in it), to
+    cancel a booking and to record its attendance (read only)."""
+    models = _scheduling_models()
+    with tenant_context(clinic):
+        occurrence = models.Occurrence.objects.filter(status="scheduled").order_by("-starts_at").first()
+        taken = models.Booking.objects.filter(occurrence=occurrence).values("patient_id")
+        patient = Patient.objects.exclude(pk__in=taken).order_by("-created_at").first()
+    return {
+        "occurrence": str(occurrence.pk) if occurrence else "",
+        "patient": str(patient.pk) if patient else "",
+        "reason": "Walker probe",
+        "attendance": "present",
+        "note_line": "Walker probe: took part in the skills practice.",
+    }
+
+
+@register(_scheduling_models().Booking, kwargs=("booking_id",), valid_data=booking_data)
+def make_booking_in(clinic: Clinic):
+    occurrence = make_occurrence_in(clinic)
+    with tenant_context(clinic):
+        return occurrence.bookings.get()
+
+
+def enrolment_data(clinic: Clinic) -> dict[str, Any]:
+    """Valid to enrol (API: the newest patient not enrolled, the newest active program) and to end an
+    enrolment (on the clinic's today, or the day the newest open one started if that is later; read only)."""
+    models = _scheduling_models()
+    with tenant_context(clinic):
+        enrolled = models.Enrolment.objects.filter(ended_on__isnull=True)
+        patient = (
+            Patient.objects.exclude(pk__in=enrolled.values("patient_id")).order_by("-created_at").first()
+        )
+        program = models.Program.objects.filter(is_active=True).order_by("-created_at").first()
+        latest = enrolled.order_by("-starts_on").first()
+        ended_on = max(clinic_today(), latest.starts_on) if latest else clinic_today()
+    return {
+        "patient": str(patient.pk) if patient else "",
+        "program": str(program.pk) if program else "",
+        "ended_on": ended_on.isoformat(),
+        "reason": "Walker probe",
+    }
+
+
+@register(_scheduling_models().Enrolment, kwargs=("enrolment_id",), valid_data=enrolment_data)
+def make_enrolment_in(clinic: Clinic):
+    from scheduling.services import enrolment_create
+
+    program = make_program_in(clinic)
+    patient = make_patient_in(clinic)
+    with tenant_context(clinic):
+        return enrolment_create(actor=None, patient=patient, program=program, starts_on=clinic_date())
+
+
+@register(_scheduling_models().Availability, kwargs=("availability_id",))
+def make_availability_in(clinic: Clinic):
+    """A facilitator's Monday morning window (remove takes no body)."""
+    from scheduling.availability import availability_add
+
+    facilitator = _facilitator_in(clinic)
+    with tenant_context(clinic):
+        return availability_add(
+            actor=None,
+            staff=facilitator,
+            weekday=0,
+            start_time=datetime.time(9, 0),
+            end_time=datetime.time(12, 0),
+        )
+
+
+def calendar_feed_data(clinic: Clinic) -> dict[str, Any]:
+    """The API's feed-create body: a feed for the clinic's first active staff member (read only)."""
+    first = Membership.objects.active().filter(clinic=clinic).order_by("pk").first()
+    return {"user": first.user_id if first else ""}
+
+
+@register(_scheduling_models().CalendarFeed, kwargs=(), valid_data=calendar_feed_data)
+def make_calendar_feed_in(clinic: Clinic):
+    from scheduling.feeds import feed_create
+
+    facilitator = _facilitator_in(clinic)
+    with tenant_context(clinic):
+        return feed_create(actor=None, user=facilitator)[0]

@@ -46,6 +46,12 @@ PLATFORM_ALLOW_LIST: list[tuple[str, tuple[str, ...], str]] = [
         "patient daily check-in: no login; the signed token names the clinic and the link, and the page "
         "enters that clinic itself (vitals.checkins.selectors.checkin_link_open)",
     ),
+    (
+        "feeds/",
+        ("scheduling.feeds",),
+        "staff calendar feed (iCal): no login; the secret token names the clinic, which the view enters "
+        "before it looks the feed's hash up (scheduling.feeds.feed_view); unknown or revoked: 404",
+    ),
     ("api/schema/", ("drf_spectacular.",), "the OpenAPI document: describes endpoints, holds no data"),
     ("api/docs/", ("drf_spectacular.",), "Swagger UI page that renders the schema"),
 ]

@@ -39,6 +39,7 @@ def expected_nav(role: Role, clinic) -> dict[str, str]:
     expected = {"Today": reverse("clinic-dashboard", kwargs={"clinic_slug": clinic.slug})}
     optional = [
         ("Patients", Perm.PATIENT_VIEW, "patients:list"),
+        ("Schedule", Perm.SCHEDULE_VIEW, "scheduling:week"),
         ("Taper review", Perm.TAPER_VIEW, "taper:review"),
         ("Prescribers", Perm.PRESCRIBER_VIEW, "prescribers:registry"),
         ("Admissions", Perm.INQUIRY_VIEW, "admissions:board"),

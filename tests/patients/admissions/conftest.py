@@ -10,6 +10,7 @@ from django.utils import timezone
 from clinic.tenancy.context import tenant_context
 from patients.admissions import stages
 from patients.admissions.services import inquiry_advance, inquiry_convert_to_patient, inquiry_create
+from tests.dates import clinic_date
 
 INQUIRY = {
     "referral_source": "primary_care",
@@ -32,7 +33,7 @@ def requirements_for(stage: stages.Stage) -> dict:
     return {
         stages.Stage.INTAKE_SCHEDULED: {"intake_at": timezone.now() + datetime.timedelta(days=2)},
         stages.Stage.ASSESSED: {"level_of_care": "iop"},
-        stages.Stage.ADMITTED: {"level_of_care": "iop", "admitted_on": timezone.localdate()},
+        stages.Stage.ADMITTED: {"level_of_care": "iop", "admitted_on": clinic_date()},
     }.get(stage, {})
 
 

@@ -14,6 +14,7 @@ from patients.admissions.models import Inquiry, InquiryStageChange, ReportedBenz
 from patients.admissions.services import inquiry_convert_to_patient
 from patients.models import CareEpisode
 from tests.conftest import token_client
+from tests.dates import clinic_date
 from tests.patients.admissions.conftest import make_inquiry, walk_to
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,7 @@ def test_advance_through_the_pipeline(clinic_a, inquiry_a):
     refused = post(
         api,
         advance,
-        {"to_stage": "admitted", "level_of_care": "php", "admitted_on": str(timezone.localdate())},
+        {"to_stage": "admitted", "level_of_care": "php", "admitted_on": str(clinic_date())},
     )
     assert refused.status_code == 400 and "patient" in refused.json()["errors"]
     with tenant_context(clinic_a):
@@ -160,12 +161,10 @@ def test_advance_through_the_pipeline(clinic_a, inquiry_a):
     done = post(
         api,
         advance,
-        {"to_stage": "admitted", "level_of_care": "php", "admitted_on": str(timezone.localdate())},
+        {"to_stage": "admitted", "level_of_care": "php", "admitted_on": str(clinic_date())},
     )
     assert done.status_code == 200, done.json()
-    assert done.json()["patient"] == str(patient.pk) and done.json()["admitted_on"] == str(
-        timezone.localdate()
-    )
+    assert done.json()["patient"] == str(patient.pk) and done.json()["admitted_on"] == str(clinic_date())
     with tenant_context(clinic_a):
         assert CareEpisode.objects.get(patient=patient).level == "php"
 

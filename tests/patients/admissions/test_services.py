@@ -28,6 +28,7 @@ from patients.admissions.services import (
 from patients.models import CareEpisode, Patient
 from patients.services import care_episode_start
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.patients.admissions.conftest import BENZOS, INQUIRY, make_inquiry, requirements_for, walk_to
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +64,7 @@ def test_create_records_the_inquiry_its_doses_history_and_audit(clinic_a, staff_
 
 BAD = {
     "future-dob": (
-        {"date_of_birth": timezone.localdate() + datetime.timedelta(days=3)},
+        {"date_of_birth": clinic_date() + datetime.timedelta(days=3)},
         BENZOS,
         "date_of_birth",
     ),
@@ -232,7 +233,7 @@ def test_admitting_opens_the_first_care_episode_in_the_same_transaction(clinic_a
     inquiry = walk_to(clinic_a, inquiry_a, Stage.ADMITTED, actor=staff_a[Role.ADMISSIONS])
     with tenant_context(clinic_a):
         episode = CareEpisode.objects.get(patient=inquiry.patient)
-        assert (episode.level, episode.started_on, episode.ended_on) == ("iop", timezone.localdate(), None)
+        assert (episode.level, episode.started_on, episode.ended_on) == ("iop", clinic_date(), None)
         assert Patient.objects.get(pk=inquiry.patient_id).status == Patient.Status.ACTIVE
         assert [c.to_stage for c in inquiry.stage_changes.all()] == [s.value for s in stages.PIPELINE]
 
@@ -240,7 +241,7 @@ def test_admitting_opens_the_first_care_episode_in_the_same_transaction(clinic_a
 def test_a_failed_episode_start_undoes_the_admission(clinic_a, inquiry_a, patient_a):
     """The patient is already in IOP: care_episode_start refuses, so the inquiry must stay assessed."""
     with tenant_context(clinic_a):
-        care_episode_start(actor=None, patient=patient_a, level="iop", started_on=timezone.localdate())
+        care_episode_start(actor=None, patient=patient_a, level="iop", started_on=clinic_date())
         inquiry_link_patient(actor=None, inquiry=inquiry_a, patient=patient_a)
     inquiry = walk_to(clinic_a, inquiry_a, Stage.ASSESSED)
     before = _rows(clinic_a)
@@ -261,7 +262,7 @@ def test_admission_date_cannot_be_in_the_future(clinic_a, inquiry_a, patient_a):
             inquiry=inquiry,
             to_stage="admitted",
             level_of_care="iop",
-            admitted_on=timezone.localdate() + datetime.timedelta(days=10),
+            admitted_on=clinic_date() + datetime.timedelta(days=10),
         )
     assert "admitted_on" in refused.value.message_dict
 

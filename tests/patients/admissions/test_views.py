@@ -8,7 +8,6 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
@@ -16,6 +15,7 @@ from clinic.tenancy.roles import Role
 from patients.admissions.models import Inquiry, InquiryStageChange, ReportedBenzodiazepine
 from patients.models import CareEpisode, Patient
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.patients.admissions.conftest import make_inquiry, walk_to
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +112,7 @@ BAD_FORMS = {
     "missing": ({"benzo-TOTAL_FORMS": "3", "benzo-INITIAL_FORMS": "0"}, "first_name"),
     "impossible-dob": ({**FORM, "date_of_birth": "1990-02-30"}, "date_of_birth"),
     "future-dob": (
-        {**FORM, "date_of_birth": (timezone.localdate() + datetime.timedelta(days=1)).isoformat()},
+        {**FORM, "date_of_birth": (clinic_date() + datetime.timedelta(days=1)).isoformat()},
         "date_of_birth",
     ),
     "oversized-reason": ({**FORM, "reason": "r" * 2001}, "reason"),
@@ -183,7 +183,7 @@ def test_intake_time_is_read_in_the_clinic_time_zone(client, clinic_a, staff_a, 
     clinic_a.save()
     inquiry = walk_to(clinic_a, inquiry_a, "benefits_verified")
     as_role(client, staff_a, Role.ADMISSIONS)
-    when = (timezone.localdate() + datetime.timedelta(days=3)).isoformat() + "T10:00"
+    when = (clinic_date() + datetime.timedelta(days=3)).isoformat() + "T10:00"
     response = client.post(
         url(clinic_a, f"inquiries/{inquiry.pk}/advance/"), {"to_stage": "intake_scheduled", "intake_at": when}
     )
@@ -242,7 +242,7 @@ def test_full_pipeline_through_the_pages_ends_on_the_patient(client, clinic_a, s
     advance = url(clinic_a, f"inquiries/{inquiry_a.pk}/advance/")
     assert client.post(advance, {"to_stage": "pre_screened"}).status_code == 302
     assert client.post(advance, {"to_stage": "benefits_verified"}).status_code == 302
-    when = (timezone.localdate() + datetime.timedelta(days=2)).isoformat() + "T09:30"
+    when = (clinic_date() + datetime.timedelta(days=2)).isoformat() + "T09:30"
     assert client.post(advance, {"to_stage": "intake_scheduled", "intake_at": when}).status_code == 302
     assert client.post(advance, {"to_stage": "assessed", "level_of_care": "iop"}).status_code == 302
     assert client.get(advance + "?to=admitted").context["needs_patient"] is True
@@ -252,7 +252,7 @@ def test_full_pipeline_through_the_pages_ends_on_the_patient(client, clinic_a, s
     )
     response = client.post(
         advance,
-        {"to_stage": "admitted", "level_of_care": "iop", "admitted_on": timezone.localdate().isoformat()},
+        {"to_stage": "admitted", "level_of_care": "iop", "admitted_on": clinic_date().isoformat()},
     )
     with tenant_context(clinic_a):
         inquiry = Inquiry.objects.get(pk=inquiry_a.pk)
@@ -314,7 +314,7 @@ def test_board_query_count_is_flat(client, clinic_a, staff_a):
 # --- reviews due (the insurance sub-app's authorizations) --------------------------------------------------
 def _authorization(clinic, patient, *, review_in_days: int, number: str):
     insurance = pytest.importorskip("patients.insurance.services")
-    today = timezone.localdate()
+    today = clinic_date()
     with tenant_context(clinic):
         coverage = insurance.coverage_create(
             actor=None,

@@ -9,6 +9,7 @@ from typing import Any
 from clinic.tenancy.context import tenant_context
 from patients.consent import services
 from patients.consent.models import Consent, Disclosure, Recipient
+from tests.dates import clinic_date
 
 _serial = itertools.count(1)
 
@@ -29,7 +30,7 @@ def recipient_in(clinic, *, kind: str = "prescriber", **fields) -> Recipient:
 
 
 def signed_fields(**overrides) -> dict[str, Any]:
-    today = datetime.date.today()
+    today = clinic_date()
     return {
         "purpose": "treatment",
         "information_categories": ["medications", "attendance"],

@@ -14,10 +14,11 @@ from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.consent.models import Consent, Disclosure
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, recipient_in, tpo_fields
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 def _client(clinic, *, roles=(Role.CLINIC_ADMIN,), outside=None) -> Client:

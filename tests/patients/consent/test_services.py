@@ -13,10 +13,11 @@ from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from patients.consent import services
 from patients.consent.models import Consent, ConsentRecipient, Disclosure
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, recipient_in, signed_fields, tpo_fields
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 def _counts(clinic):

@@ -15,11 +15,12 @@ from clinic.tenancy.roles import Role
 from patients.consent import services
 from patients.consent.models import Consent
 from patients.consent.notice import CORE_PHRASE
+from tests.dates import clinic_date
 from tests.patients.consent.factories import consent_in, recipient_in, tpo_fields
 from tests.pdf_checks import assert_pdf_has_content
 
 pytestmark = pytest.mark.django_db
-TODAY = datetime.date.today()
+TODAY = clinic_date()
 
 
 def _login(client, staff, role=Role.ADMISSIONS):

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from clinic.tenancy.context import tenant_context
 from patients.insurance import rules, selectors, services
 from patients.insurance.models import Authorization, AuthorizationUsage, BenefitVerification, Coverage
+from tests.dates import clinic_date
 from tests.patients.insurance.conftest import coverage_fields
 
 pytestmark = pytest.mark.django_db
@@ -178,7 +178,7 @@ def test_balance_warnings_rule():
 
 
 def test_review_due_selector_orders_and_joins_the_patient(clinic_a, coverage, patient_a):
-    today = timezone.localdate()
+    today = clinic_date()
     soon = _auth(
         clinic_a,
         coverage,

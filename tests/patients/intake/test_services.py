@@ -7,7 +7,6 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
@@ -21,6 +20,7 @@ from patients.intake.services import (
     assessment_update,
     effective_values,
 )
+from tests.dates import clinic_date
 from tests.patients.intake.factories import assessment_fields, make_assessment, make_clinician
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_create_records_the_suggestion_and_audits(clinic_a, patient_a):
 BAD_FIELDS = {
     "rating-above-4": ({"d3_rating": 5}, "d3_rating"),
     "rating-below-0": ({"d1_rating": -1}, "d1_rating"),
-    "future-date": ({"assessed_on": timezone.localdate() + datetime.timedelta(days=2)}, "assessed_on"),
+    "future-date": ({"assessed_on": clinic_date() + datetime.timedelta(days=2)}, "assessed_on"),
     "oversized-notes": ({"d2_notes": "x" * 4001}, "d2_notes"),
     "missing-rationale": ({"rationale": "   "}, "rationale"),
     "unknown-drug": ({"current_benzodiazepine": "benzonatate"}, "current_benzodiazepine"),

@@ -7,13 +7,13 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from clinic.audit.models import AuditEvent
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.roles import Role
 from patients.intake.models import AssessmentAmendment, IntakeAssessment
 from tests.conftest import make_patient
+from tests.dates import clinic_date
 from tests.patients.intake.factories import assessment_form_data, make_assessment
 from tests.pdf_checks import assert_pdf_has_content
 
@@ -90,7 +90,7 @@ BAD_FORMS = {
     "rating-5": ({"d2_rating": "5"}, "d2_rating"),
     "rating-text": ({"d2_rating": "severe"}, "d2_rating"),
     "future": (
-        {"assessed_on": (timezone.localdate() + datetime.timedelta(days=3)).isoformat()},
+        {"assessed_on": (clinic_date() + datetime.timedelta(days=3)).isoformat()},
         "assessed_on",
     ),
     "impossible-date": ({"assessed_on": "2026-02-30"}, "assessed_on"),

@@ -8,11 +8,12 @@ import datetime
 import pytest
 
 from taper.services import PlanInput
+from tests.dates import clinic_date
 from tests.taper.factories import make_taper_plan
 from tests.taper.factories import plan_input as factory_input
 
 # Forty days ago, so doses can be recorded (never for a day that has not happened yet).
-START = datetime.date.today() - datetime.timedelta(days=40)
+START = clinic_date() - datetime.timedelta(days=40)
 
 
 def plan_input(**changes) -> PlanInput:

@@ -10,6 +10,7 @@ from typing import Any
 from clinic.tenancy.context import tenant_context
 from taper import selectors
 from taper.models import TaperPlan
+from tests.dates import clinic_date
 from tests.taper.factories import make_taper_plan
 
 
@@ -18,7 +19,7 @@ def url(clinic, tail: str) -> str:
 
 
 # The builder refuses a start in the past: a Monday one to two weeks ahead, whatever the clinic's time zone.
-FIRST_STEP = datetime.date.today() + datetime.timedelta(days=14 - datetime.date.today().weekday())
+FIRST_STEP = clinic_date() + datetime.timedelta(days=14 - clinic_date().weekday())
 
 
 def builder_body(
