@@ -1,5 +1,6 @@
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from api.admissions import InquiryViewSet
@@ -43,8 +44,14 @@ router.register("pdmp-imports", PdmpImportViewSet, basename="pdmp-import")
 for prefix, viewset, basename in SCHEDULING_ROUTES:
     router.register(prefix, viewset, basename=basename)
 
+_swagger_ui = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+)
+
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file (no inline script). Swagger UI itself sets inline
+    # styles and data: icons, allowed on this page alone.
+    path("docs/", _swagger_ui, name="api-docs"),
 ]

@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +73,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.RequestIdMiddleware",
+    # Early, so refusals and redirects written by the middleware below carry the headers too.
+    "clinic.headers.NoStoreMiddleware",
+    "clinic.headers.StepdownCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,7 +114,15 @@ TEMPLATES = [
 # row-level-security policies bind it. Migrations and other maintenance run as the owner role
 # (`clinic.tenancy.maintenance.owner_connection`), reachable only from management commands.
 DATABASE_URL = env_str("DATABASE_URL", "postgres://stepdown_app:stepdown_app@127.0.0.1:5432/stepdown")
-DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", DATABASE_URL.replace("stepdown_app", "stepdown_owner"))
+# Only `migrate` and maintenance commands need the owner role; web, worker and beat run without it (then
+# DATABASE_OWNER is None). It is derived only for the built-in development URL (no DATABASE_URL given, e.g.
+# `manage.py` by hand or the test suite), never in production: give it only to the processes that need it.
+DATABASE_OWNER_URL = env_str(
+    "DATABASE_OWNER_URL",
+    ""
+    if PRODUCTION or "DATABASE_URL" in os.environ
+    else DATABASE_URL.replace("stepdown_app", "stepdown_owner"),
+)
 DATABASES = {
     "default": {
         **dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0)),
@@ -116,7 +131,7 @@ DATABASES = {
         "TEST": {"NAME": env_str("TEST_DATABASE_NAME", "test_stepdown")},
     }
 }
-DATABASE_OWNER = dj_database_url.parse(DATABASE_OWNER_URL)
+DATABASE_OWNER = dj_database_url.parse(DATABASE_OWNER_URL) if DATABASE_OWNER_URL else None
 DATABASE_APP_ROLE = DATABASES["default"]["USER"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -264,6 +279,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "stepdown")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "clinic.jobs.tasks.heartbeat", "schedule": 60.0},
+    # Signed checkpoints of every audit chain's head, outside the database (clinic/audit/checkpoints.py).
+    "audit-checkpoints": {"task": "clinic.audit.tasks.write_checkpoints", "schedule": 10 * 60.0},
     "census": {"task": "patients.tasks.refresh_all_census", "schedule": 15 * 60.0},
     "idempotency-keys": {"task": "api.tasks.purge_all_idempotency_keys", "schedule": 3600.0},
     "eligibility-responses": {
@@ -295,6 +312,20 @@ ELIGIBILITY_TRANSPORT = env_str("ELIGIBILITY_TRANSPORT", "patients.eligibility.t
 ELIGIBILITY_OUTBOX = Path(env_str("ELIGIBILITY_OUTBOX", str(BASE_DIR / ".data" / "eligibility" / "outbox")))
 ELIGIBILITY_INBOX = Path(env_str("ELIGIBILITY_INBOX", str(BASE_DIR / ".data" / "eligibility" / "inbox")))
 
+# --- Audit anchoring (clinic/audit/checkpoints.py) -----------------------------------------------------
+# Every chain's head is checkpointed into append-only JSONL files, each line HMAC-signed and chained to the
+# one before. The database owner can switch the database's own guards off but has neither this key nor
+# these files, so `verify_audit_chain` still sees a rewritten, shortened or re-hashed chain. The key is
+# held by web/worker and the verifier only; development and tests derive it from SECRET_KEY.
+_DEV_AUDIT_KEY = hmac.new(SECRET_KEY.encode(), b"stepdown audit checkpoints", hashlib.sha256).hexdigest()
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "" if PRODUCTION else _DEV_AUDIT_KEY)
+_CHECKPOINTS = (
+    Path(tempfile.gettempdir()) / f"stepdown-audit-checkpoints-{os.getpid()}"  # tests: per process
+    if STEPDOWN_ENV == "test"
+    else BASE_DIR / ".data" / "audit-checkpoints"
+)
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(_CHECKPOINTS)))
+
 # --- Security ----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -302,6 +333,24 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta t
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4, written by clinic.headers.StepdownCSPMiddleware): no inline script,
+# no inline event handler, no inline style, no eval. Code comes from the app's own static files (htmx,
+# stepdown.js, safety.js); data reaches it through data-* attributes or `json_script`. The TOTP QR code
+# is a data: image. Only the Swagger UI page widens it (api/urls.py, that view alone).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -341,6 +390,8 @@ def _refuse_insecure_production() -> None:
         problems.append("EMAIL_BACKEND must deliver mail (the console backend only prints it)")
     if DATABASE_OWNER_URL == DATABASE_URL:
         problems.append("DATABASE_URL must not be the owner role: row-level security would not bind it")
+    if len(AUDIT_HMAC_KEY) < 32 or AUDIT_HMAC_KEY == SECRET_KEY:
+        problems.append("AUDIT_HMAC_KEY must be a random value of at least 32 characters, not SECRET_KEY")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))
 
