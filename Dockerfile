@@ -26,6 +26,7 @@ RUN STEPDOWN_ENV=production \
     EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
     DATABASE_URL=postgres://stepdown_app@build.invalid/stepdown \
     DATABASE_OWNER_URL=postgres://stepdown_owner@build.invalid/stepdown \
+    AUDIT_HMAC_KEY=build-only-audit-key-not-used-at-runtime-0123456789 \
     python manage.py collectstatic --noinput -v 0
 
 RUN mkdir -p /data && chown stepdown:stepdown /data

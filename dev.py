@@ -352,6 +352,17 @@ def manage(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
     )
 
 
+def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of web, worker and beat: ours without the owner role's URL. Only `migrate` and the
+    maintenance commands (run by `manage()` above, or by hand) need the owner; settings then leave
+    DATABASE_OWNER unset in the children, and the audit key (AUDIT_HMAC_KEY) is theirs, not the database's."""
+    return {
+        key: value
+        for key, value in (os.environ if environ is None else environ).items()
+        if key != "DATABASE_OWNER_URL"
+    }
+
+
 class Child:
     """A long-running process in its own process group, its output echoed with a prefix."""
 
@@ -360,6 +371,7 @@ class Child:
         self.process = subprocess.Popen(
             argv,
             cwd=ROOT,
+            env=child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -596,7 +608,9 @@ def in_venv(command: str, args: list[str]) -> int:
         services.start()
         if plan["postgres"] == "env":
             if not os.environ.get("DATABASE_OWNER_URL"):
-                say("DATABASE_OWNER_URL is not set; settings derive it from DATABASE_URL (stepdown_owner).")
+                # Settings no longer guess it from an explicit DATABASE_URL; migrate and the tests need it.
+                os.environ["DATABASE_OWNER_URL"] = os.environ["DATABASE_URL"].replace(APP_ROLE, OWNER_ROLE)
+                say("DATABASE_OWNER_URL is not set; using DATABASE_URL with the stepdown_owner role.")
         else:
             provision(services)
         if command == "run":

@@ -2,7 +2,9 @@
 
 The database refuses UPDATE and DELETE (a trigger, for every role) and the app role has no such grant.
 Each clinic's events form one chain: `hash = sha256(prev_hash + canonical(event))`; events with no
-clinic (logins, failed logins) form the platform chain. `manage.py verify_audit_chain` re-computes it.
+clinic (logins, failed logins) form the platform chain. `manage.py verify_audit_chain` re-computes it
+and compares it with the HMAC-signed checkpoints kept outside the database (`clinic.audit.checkpoints`),
+so even the owner role, who can switch the triggers off, cannot rewrite or shorten a chain unnoticed.
 """
 
 from __future__ import annotations
@@ -70,12 +72,17 @@ class AuditEvent(models.Model):
 class AuditChainHead(models.Model):
     """The last hash of each chain, locked while an event is appended so chains never fork.
 
-    Holds hashes only (no patient data), so it needs no row-level security.
+    Only the database writes it (migration audit.0005): `stepdown_audit_lock_head()` creates and locks a
+    row, an AFTER INSERT trigger on the events moves it and counts the events. The app role may only read
+    it. Holds hashes and counts only (no patient data), so it needs no row-level security.
     """
+
+    app_role_read_only = True  # INSERT/UPDATE/DELETE revoked from the app role after every migrate
 
     chain = models.CharField(max_length=32, primary_key=True)
     last_hash = models.CharField(max_length=64)
     last_event_id = models.BigIntegerField(null=True)
+    event_count = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.chain} → #{self.last_event_id}"

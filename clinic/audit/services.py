@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.actors import ActorLike, as_actor
-from clinic.audit.chain import GENESIS, chain_key, link_hash
-from clinic.audit.models import AuditChainHead, AuditEvent
+from clinic.audit.chain import chain_key, link_hash
+from clinic.audit.models import AuditEvent
 from clinic.middleware import client_ip, current_request_meta
 from clinic.tenancy.context import current_clinic, require_clinic
 
@@ -27,17 +27,13 @@ def _actor_fields(actor: ActorLike) -> tuple[int | None, str]:
     return who.user_id, who.label
 
 
-def _lock_head(key: str) -> AuditChainHead:
-    """Lock the chain's head row; the lock orders this chain's appends until the transaction ends."""
-    head = AuditChainHead.objects.select_for_update().filter(chain=key).first()
-    if head is None:
-        # First event of the chain. ON CONFLICT DO NOTHING: a concurrent first append waits on the
-        # unique key instead of failing, then both lock the one row.
-        AuditChainHead.objects.bulk_create(
-            [AuditChainHead(chain=key, last_hash=GENESIS)], ignore_conflicts=True
-        )
-        head = AuditChainHead.objects.select_for_update().get(chain=key)
-    return head
+def _lock_head(key: str) -> str:
+    """Lock the chain's head row and return its last hash; the lock orders this chain's appends until the
+    transaction ends. The app role cannot write the head: a database function creates and locks it, and
+    a trigger on the events moves it (migration audit.0005)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stepdown_audit_lock_head(%s)", [key])
+        return cursor.fetchone()[0]
 
 
 def _json_safe(value: Any) -> Any:
@@ -61,15 +57,15 @@ def _normalised_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
 
 @transaction.atomic
 def _append(*, clinic_id: int | None, fields: dict[str, Any]) -> AuditEvent:
-    head = _lock_head(chain_key(clinic_id))
+    last_hash = _lock_head(chain_key(clinic_id))
     fields = {
         **fields,
         "detail": _normalised_detail(fields.get("detail")),
         "clinic_id": clinic_id,
         "occurred_at": timezone.now(),
     }
-    digest = link_hash(head.last_hash, fields)
-    event = AuditEvent(prev_hash=head.last_hash, hash=digest, **fields)
+    digest = link_hash(last_hash, fields)
+    event = AuditEvent(prev_hash=last_hash, hash=digest, **fields)
     if clinic_id is None:
         # INSERT … RETURNING must also pass the SELECT policy, which hides platform rows from the app
         # role; so take the id from the sequence first and insert without RETURNING.
@@ -81,9 +77,6 @@ def _append(*, clinic_id: int | None, fields: dict[str, Any]) -> AuditEvent:
         )
     else:
         event.save(force_insert=True)
-    head.last_hash = digest
-    head.last_event_id = event.pk
-    head.save(update_fields=["last_hash", "last_event_id"])
     return event
 
 
@@ -106,9 +99,8 @@ def _request_fields(request: HttpRequest | None) -> dict[str, Any]:
 @transaction.atomic
 def _append_many(*, clinic_id: int, rows: list[dict[str, Any]]) -> list[AuditEvent]:
     """Chain several events with one head lock and one INSERT (a sweep raising thousands of alerts)."""
-    head = _lock_head(chain_key(clinic_id))
+    last = _lock_head(chain_key(clinic_id))
     now = timezone.now()
-    last = head.last_hash
     events = []
     for row in rows:
         fields = {
@@ -120,10 +112,7 @@ def _append_many(*, clinic_id: int, rows: list[dict[str, Any]]) -> list[AuditEve
         digest = link_hash(last, fields)
         events.append(AuditEvent(prev_hash=last, hash=digest, **fields))
         last = digest
-    AuditEvent.objects.bulk_create(events)
-    head.last_hash = last
-    head.last_event_id = events[-1].pk
-    head.save(update_fields=["last_hash", "last_event_id"])
+    AuditEvent.objects.bulk_create(events)  # one INSERT: the trigger moves the head once
     return events
 
 

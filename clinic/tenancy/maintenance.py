@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 _SWAPPED = ("USER", "PASSWORD", "HOST", "PORT")
@@ -20,6 +21,8 @@ _SWAPPED = ("USER", "PASSWORD", "HOST", "PORT")
 def owner_connection(alias: str = "default") -> Iterator[None]:
     conn = connections[alias]
     owner = settings.DATABASE_OWNER
+    if owner is None:  # web, worker and beat run without the owner URL (settings.DATABASE_OWNER_URL)
+        raise ImproperlyConfigured("DATABASE_OWNER_URL is not set: maintenance needs the owner role")
     if conn.settings_dict["USER"] == owner["USER"]:
         yield  # already the owner (nested use, or a deployment with one role)
         return

@@ -95,6 +95,11 @@ def grants_sql(app_role: str, existing: set[str] | None = None) -> list[str]:
         if existing is not None and model._meta.db_table not in existing:
             continue
         statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(model._meta.db_table)} FROM {role}")
+    # Tables only the database's own functions write (`app_role_read_only = True`, e.g. the audit chain head).
+    for model in apps.get_models():
+        table = model._meta.db_table
+        if getattr(model, "app_role_read_only", False) and (existing is None or table in existing):
+            statements.append(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {role}")
     return statements
 
 

@@ -18,10 +18,11 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://stepdown_app:app-secret@db.example.org:5432/stepdown",
     "DATABASE_OWNER_URL": "postgres://stepdown_owner:owner-secret@db.example.org:5432/stepdown",
     "REDIS_URL": "redis://cache.example.org:6379/0",
+    "AUDIT_HMAC_KEY": "audit-checkpoint-key-for-the-production-settings-test",
 }
 
 
-def check_deploy(**overrides: str | None) -> subprocess.CompletedProcess:
+def check_deploy(*command: str, **overrides: str | None) -> subprocess.CompletedProcess:
     # Start from a clean slate: nothing from the developer's or CI's shell may make the check pass.
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "SECRET_KEY"))}
     for key in ("DEBUG", "ALLOWED_HOSTS", "EMAIL_BACKEND", "STEPDOWN_ENV"):
@@ -33,7 +34,7 @@ def check_deploy(**overrides: str | None) -> subprocess.CompletedProcess:
         else:
             env[key] = value
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *(command or ("check", "--deploy", "--fail-level", "WARNING"))],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -63,6 +64,24 @@ def test_app_role_equal_to_owner_is_refused():
     result = check_deploy(SECRET_KEY=secrets.token_urlsafe(64), DATABASE_OWNER_URL=same)
     assert result.returncode != 0
     assert "row-level security would not bind it" in result.stderr
+
+
+def test_missing_or_reused_audit_key_is_refused():
+    """The key that signs the audit checkpoints must be given, and must not be the Django secret."""
+    key = secrets.token_urlsafe(64)
+    for audit_key in (None, "short", key):
+        result = check_deploy(SECRET_KEY=key, AUDIT_HMAC_KEY=audit_key)
+        assert result.returncode != 0, audit_key
+        assert "AUDIT_HMAC_KEY must be a random value" in result.stderr
+
+
+def test_web_and_worker_start_without_the_owner_url():
+    """Only migrate and maintenance commands need the owner role; settings never guess it in production."""
+    key = secrets.token_urlsafe(64)
+    assert check_deploy(SECRET_KEY=key, DATABASE_OWNER_URL=None).returncode == 0
+    show = "from django.conf import settings; print('owner:', settings.DATABASE_OWNER)"
+    result = check_deploy("shell", "-c", show, SECRET_KEY=key, DATABASE_OWNER_URL=None)
+    assert "owner: None" in result.stdout, result.stdout + result.stderr
 
 
 def test_console_email_and_missing_hosts_are_refused():

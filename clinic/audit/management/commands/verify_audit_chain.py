@@ -5,7 +5,14 @@ walked in id order through a server-side cursor, `--batch-size` rows at a time, 
 however long the trail is. For each chain it prints the number of events checked and either OK or
 the first broken link: the event, its time, the expected and the stored hash, and what kind of break
 it is (prev_hash mismatch = an event deleted or reordered; hash mismatch = an event edited; head
-mismatch = events cut off the end). It exits non-zero when any chain is broken.
+mismatch = events cut off the end; checkpoint mismatch = the chain no longer agrees with a signed
+checkpoint). It exits non-zero when any chain is broken.
+
+The signed checkpoints (`clinic.audit.checkpoints`, files outside the database, HMAC under
+`AUDIT_HMAC_KEY`) catch what the chain alone cannot: the owner role re-hashing everything after an edit,
+or deleting the tail and moving the head back. A log line with a bad signature is reported too, and so
+is a log whose chain is gone from the database. Each chain's log is read *before* its snapshot, so every
+checkpoint names events the snapshot can see.
 
 How it reads what nobody else may read (the explicit maintenance bypass):
 - It connects as the table-owner role through `owner_connection()`. Row-level security is FORCEd,
@@ -32,8 +39,10 @@ from django.db.models import QuerySet
 from django_scopes import scopes_disabled
 
 from clinic.audit.chain import CHAINED_FIELDS, chain_key
+from clinic.audit.checkpoints import chains_with_logs, log_path, read_checkpoints
 from clinic.audit.models import AuditChainHead, AuditEvent
-from clinic.audit.verify import ChainReport, Head, verify_chain
+from clinic.audit.signing import CheckpointLog
+from clinic.audit.verify import BrokenLink, ChainReport, Head, verify_chain
 from clinic.tenancy.context import tenant_context
 from clinic.tenancy.maintenance import owner_connection
 from clinic.tenancy.models import Clinic
@@ -74,21 +83,45 @@ def _head(key: str) -> Head | None:
     return Head(*row) if row else None
 
 
-def _walk(label: str, key: str, events: QuerySet[AuditEvent], batch_size: int) -> ChainReport:
+def _walk(
+    label: str, key: str, events: QuerySet[AuditEvent], batch_size: int, signed: CheckpointLog
+) -> ChainReport:
     head = _head(key)
     rows = events.order_by("id").values(*ROW_FIELDS).iterator(chunk_size=batch_size)
-    return verify_chain(label, rows, head)
+    problem = f"checkpoint log {log_path(key)}: {signed.problem}" if signed.problem else None
+    return verify_chain(label, rows, head, signed.checkpoints, checkpoint_problem=problem)
 
 
 def verify_clinic(clinic: Clinic, batch_size: int) -> ChainReport:
+    signed = read_checkpoints(chain_key(clinic.pk))  # before the snapshot: see the module docstring
     with chain_snapshot(), tenant_context(clinic):
         events = AuditEvent.objects.filter(clinic=clinic)
-        return _walk(f"clinic {clinic.slug} (id {clinic.pk})", chain_key(clinic.pk), events, batch_size)
+        label = f"clinic {clinic.slug} (id {clinic.pk})"
+        return _walk(label, chain_key(clinic.pk), events, batch_size, signed)
 
 
 def verify_platform(batch_size: int) -> ChainReport:
+    signed = read_checkpoints(chain_key(None))
     with platform_chain_visible() as events:
-        return _walk("platform (no clinic)", chain_key(None), events, batch_size)
+        return _walk("platform (no clinic)", chain_key(None), events, batch_size, signed)
+
+
+def orphaned_log(key: str) -> ChainReport:
+    """A chain with signed checkpoints whose clinic is gone from the database."""
+    signed = read_checkpoints(key)
+    report = ChainReport(label=f"{key} (signed checkpoints, no such clinic in the database)")
+    last = signed.checkpoints[-1] if signed.checkpoints else None
+    report.broken = BrokenLink(
+        kind="checkpoint",
+        event_id=last.last_event_id if last else None,
+        occurred_at=None,
+        expected=last.last_hash if last else "(a verified checkpoint)",
+        stored="(no clinic, no events)",
+        explanation=f"{log_path(key)} holds signed checkpoints of this chain"
+        + (f" (the last: {last.count} events up to #{last.last_event_id} at {last.at})" if last else "")
+        + ", but the database has no such clinic: the clinic and its events were deleted",
+    )
+    return report
 
 
 class Command(BaseCommand):
@@ -115,20 +148,35 @@ class Command(BaseCommand):
             if not clinic:
                 broken += not self._print(verify_platform(batch_size))
                 checked_chains += 1
+                known = {chain_key(one.pk) for one in clinics} | {chain_key(None)}
+                for key in sorted(chains_with_logs() - known):
+                    broken += not self._print(orphaned_log(key))
+                    checked_chains += 1
         if broken:
             raise CommandError(f"{broken} of {checked_chains} audit chain(s) BROKEN", returncode=2)
         self.stdout.write(self.style.SUCCESS(f"All {checked_chains} audit chain(s) intact."))
 
     def _print(self, report: ChainReport) -> bool:
         events = f"{report.checked} event{'s' if report.checked != 1 else ''} checked"
-        if report.ok:
-            self.stdout.write(f"{report.label}: {events}, OK")
-            return True
         link = report.broken
-        when = f" at {link.occurred_at.isoformat()}" if link.occurred_at else ""
-        self.stdout.write(
-            self.style.ERROR(f"{report.label}: {events}, BROKEN at event #{link.event_id}{when}")
-            + f"\n  {link.kind} mismatch: {link.explanation}"
-            + f"\n  expected {link.expected}\n  stored   {link.stored}"
-        )
-        return False
+        if link is None:
+            line = f"{report.label}: {events}, " + ("OK" if report.ok else "chain OK")
+            self.stdout.write(line if report.ok else self.style.ERROR(line))
+        else:
+            when = f" at {link.occurred_at.isoformat()}" if link.occurred_at else ""
+            self.stdout.write(
+                self.style.ERROR(f"{report.label}: {events}, BROKEN at event #{link.event_id}{when}")
+                + f"\n  {link.kind} mismatch: {link.explanation}"
+                + f"\n  expected {link.expected}\n  stored   {link.stored}"
+            )
+        if report.checkpoint_problem:
+            self.stdout.write(self.style.ERROR(f"  checkpoint log BROKEN: {report.checkpoint_problem}"))
+        pin = report.last_checkpoint
+        if link is None and pin is not None:
+            self.stdout.write(
+                f"  signed checkpoint of {pin.at}: {pin.count} events up to #{pin.last_event_id} agree; "
+                f"{report.after_checkpoint} newer event(s) rest on the hash chain alone until the next one"
+            )
+        elif link is None and report.checked:
+            self.stdout.write("  no signed checkpoint yet: these events rest on the hash chain alone")
+        return report.ok
