@@ -137,12 +137,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, rate limits ---------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Fails open (clinic/cache.py): Redis down is a cache miss and a logged warning, never a 500; short socket
+# timeouts so a Redis that does not answer costs at most a second. Sessions stay in the database.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "clinic.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "stepdown"),
         "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0, "retry_after": 5},
     }
 }
 
@@ -277,8 +280,22 @@ CELERY_TIMEZONE = "UTC"
 # Keep every countdown/ETA shorter than this, or Redis redelivers the task while it still waits.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "stepdown")
+# Publishing is bounded: a broker that refuses or does not answer fails a publish in about a second (the
+# defaults retried the result backend's subscription for ~19 s inside the request). What must run anyway is
+# in the outbox (clinic/jobs/outbox.py), committed with the write and drained by the worker every minute.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_TRANSPORT_OPTIONS.update(socket_connect_timeout=1.0, socket_timeout=5.0)
+_ONE_QUICK_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = _ONE_QUICK_RETRY
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1.0
+CELERY_REDIS_SOCKET_TIMEOUT = 5.0
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _ONE_QUICK_RETRY}
+# /healthz: this many seconds after the process started, no worker or heartbeat yet is "starting", not 503.
+HEALTHZ_STARTUP_GRACE = env_int("HEALTHZ_STARTUP_GRACE", 120, minimum=0)
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "clinic.jobs.tasks.heartbeat", "schedule": 60.0},
+    # Tasks recorded in the outbox whose publish failed (broker down at commit time) are sent again.
+    "outbox-drain": {"task": "clinic.jobs.tasks.drain_all_outboxes", "schedule": 60.0},
     # Signed checkpoints of every audit chain's head, outside the database (clinic/audit/checkpoints.py).
     "audit-checkpoints": {"task": "clinic.audit.tasks.write_checkpoints", "schedule": 10 * 60.0},
     "census": {"task": "patients.tasks.refresh_all_census", "schedule": 15 * 60.0},

@@ -30,18 +30,35 @@ class StepdownTask(DjangoTask):
     max_retries = 5
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        """`delay` once the transaction commits. robust: a broker outage must not fail a request whose data
-        is already committed; each job that matters has a beat sweep or retry that finds the work again."""
+        """`delay` once the transaction commits, and never lost to a broker outage.
+
+        Inside a clinic the fact that the task must run is first recorded in the outbox, in this same
+        transaction (clinic/jobs/outbox.py): after the commit it is published (bounded to about a second)
+        and marked sent; if the broker is down the request still succeeds and the beat's drain publishes it
+        once the broker answers. Outside a clinic (platform work) there is no outbox row: the publish after
+        commit is bounded and a failure is logged, never raised."""
+        self._on_commit(lambda: self.delay(*args, **kwargs), args, kwargs)
+
+    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
+        args, kwargs = tuple(args or ()), dict(kwargs or {})
+        self._on_commit(lambda: self.apply_async(args, kwargs, **options), args, kwargs)
+
+    def _on_commit(self, publish, args: tuple, kwargs: dict) -> None:
+        from clinic.jobs import outbox
+        from clinic.tenancy.context import current_clinic
+
+        clinic = current_clinic()
+        row_id = outbox.record(self.name, args, kwargs).pk if clinic is not None else None
 
         # A function, not functools.partial: Django logs a failed robust hook by its __qualname__.
         def send() -> None:
-            self.delay(*args, **kwargs)
-
-        transaction.on_commit(send, robust=True)
-
-    def apply_async_on_commit(self, *args, **kwargs) -> None:
-        def send() -> None:
-            self.apply_async(*args, **kwargs)
+            if row_id is not None:
+                outbox.send_recorded(clinic, row_id, publish)
+            else:
+                try:
+                    publish()
+                except Exception as error:  # the write is committed: a publish never fails it
+                    outbox.log.warning("publish of %s after commit failed: %r", self.name, error)
 
         transaction.on_commit(send, robust=True)
 
