@@ -60,6 +60,13 @@ def verify(*args: str) -> tuple[bool, str]:
     return True, out.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_dir(settings, tmp_path):
+    """Each test its own checkpoint logs (the signed files `verify_audit_chain` compares the chain with)."""
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+    return settings.AUDIT_CHECKPOINT_DIR
+
+
 @pytest.fixture
 def clinician_client(client, staff_a):
     from clinic.tenancy.roles import Role
