@@ -403,7 +403,7 @@ def stop_children(children: list[Child], grace: float = 15.0) -> None:
             say(f"{child.name} did not stop in {grace:.0f}s; killing it")
             child.signal_group(signal.SIGKILL)
             child.process.wait()
-        # Grandchildren (runserver's reloader, celery's pool) share the group; make sure none linger.
+        # Grandchildren (gunicorn's workers, celery's pool) share the group; make sure none linger.
         child.signal_group(signal.SIGKILL)
 
 
@@ -430,6 +430,23 @@ def _raise_stop(signum, frame) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
+WEB_WORKERS, WEB_THREADS = 2, 4
+
+
+def web_command(port: int) -> list[str]:
+    """gunicorn, not runserver: runserver serves each client socket on a thread of its own, each holding a
+    database connection (CONN_MAX_AGE), so idle browser tabs exhausted Postgres. Here at most
+    WEB_WORKERS x WEB_THREADS requests run, and connections, whatever the number of sockets; idle
+    keep-alive sockets wait in gunicorn's poller. --reload restarts the workers when a source file changes;
+    DEBUG pages and static files from the finders work as under runserver."""
+    return [
+        sys.executable, "-m", "gunicorn", "clinic.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--worker-class", "gthread", "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS),
+        "--reload", "--graceful-timeout", "5", "--access-logfile", "-",
+    ]  # fmt: skip
+
+
 def command_run() -> int:
     os.environ.setdefault("STEPDOWN_ENV", "development")
     port = int(os.environ.get("STEPDOWN_PORT", "8000"))
@@ -450,9 +467,7 @@ def command_run() -> int:
     celery = [sys.executable, "-m", "celery", "-A", "clinic"]
     children: list[Child] = []
     try:
-        # runserver, not gunicorn: this is the developer loop (auto-reload on save, DEBUG pages, static files
-        # without collectstatic). docker-compose.yml runs gunicorn, as production would.
-        children.append(Child("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"]))
+        children.append(Child("web", web_command(port)))
         children.append(
             Child(
                 "worker",
