@@ -46,11 +46,13 @@ class ClinicTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme != self.keyword or not token.startswith(TOKEN_PREFIX):
+        token = token.strip()
+        # Auth schemes are case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+        if scheme.lower() != self.keyword.lower() or not token.startswith(TOKEN_PREFIX):
             return None
         client = (
             ApiClient.objects.select_related("clinic")
-            .filter(token_hash=hash_token(token.strip()), revoked_at__isnull=True, clinic__is_active=True)
+            .filter(token_hash=hash_token(token), revoked_at__isnull=True, clinic__is_active=True)
             .first()
         )
         if client is None:

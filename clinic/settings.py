@@ -175,14 +175,23 @@ ACCOUNT_ADAPTER = "clinic.accounts.adapter.StepdownAccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = False
-# Throttling of failed logins: allauth counts failures per IP and per account in the Redis cache.
+# Throttling of failed logins (allauth, in the cache): per address, and per account *at that address* (the
+# adapter makes `key` the account plus the address), escalating from 5 per 15 minutes to 30 a day. There is
+# no per-account limit on its own: it would let anyone who knows an email lock its owner out. At the
+# two-factor step `key` is the person (the password was right). "login" (30/m per address, allauth's
+# default) answers 429 before the form; every refusal is audited (clinic/accounts/signin.py).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env_str("LOGIN_FAILED_RATE", "20/m/ip,5/15m/key"),
+    "login_failed": env_str("LOGIN_FAILED_RATE", "20/m/ip,5/15m/key,30/24h/key"),
     "reset_password": "5/m/ip,3/m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Stepdown"
 MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+# The two-factor forms audit a code refused by the throttle (a wrong code is audited by allauth's signal).
+MFA_FORMS = {
+    "authenticate": "clinic.accounts.signin.AuditedAuthenticateForm",
+    "reauthenticate": "clinic.accounts.signin.AuditedReauthenticateForm",
+}
 
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

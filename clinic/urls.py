@@ -33,3 +33,6 @@ urlpatterns = [
     path("c/<slug:clinic_slug>/", include(clinic_patterns)),
     path("api/", include("api.urls")),
 ]
+
+# allauth answers with this when an address sends too many sign-in (or reset) requests; it audits the refusal.
+handler429 = "clinic.accounts.signin.rate_limited"

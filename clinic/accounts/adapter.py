@@ -5,6 +5,7 @@ from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.core import context
+from allauth.core.internal.ratelimit import get_ip
 from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 
@@ -14,6 +15,14 @@ class StepdownAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
+        """Failed sign-ins are counted per account *and* address (the `key` of ACCOUNT_RATE_LIMITS'
+        "login_failed"). allauth's default counts per account alone, so anyone who knew an email could
+        lock its owner out; now an attacker at one address is slowed and the owner, elsewhere, is not.
+        A password reset clears the count of the address it is done from."""
+        account = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{account}@{get_ip(request)}"
 
     def pre_authenticate(self, request: HttpRequest, **credentials) -> None:
         """A throttled attempt is refused before Django authenticates, so no `user_login_failed` signal

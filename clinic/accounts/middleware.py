@@ -18,6 +18,7 @@ TIMEOUT_CHECKED_KEY = "stepdown_idle_timeout_checked"
 AFTER_MFA_KEY = "stepdown_after_mfa"  # where to go once the required authenticator is set up
 TIMEOUT_RECHECK_SECONDS = 60  # a clinic's new timeout reaches open sessions within a minute
 BACKGROUND_HEADER = "X-Stepdown-Background"
+API_PREFIX = "/api/"
 
 
 def idle_timeout_seconds(user) -> int:
@@ -64,6 +65,10 @@ class IdleTimeoutMiddleware:
             last_seen = request.session.get(LAST_SEEN_KEY)
             if last_seen is not None and now - last_seen > self._timeout(request, now):
                 logout(request)
+                if request.path_info.startswith(API_PREFIX):
+                    # An API caller is not a browser: no redirect to the sign-in page. Signed out, the call
+                    # goes on without a session and the API answers 401 problem+json like any other.
+                    return self.get_response(request)
                 messages.info(
                     request, "You were signed out after a period of inactivity. Sign in again to continue."
                 )

@@ -38,6 +38,23 @@ def _mfa_event(event: str):
     return receiver_
 
 
+def _mfa_code_refused(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
+    # A wrong two-factor code: the password was right, so the person is known (the actor), not signed in.
+    stage = "mfa_reauthentication" if kwargs.get("reauthentication") else "mfa"
+    audit_platform_event(
+        action="login_failed",
+        actor=user,
+        request=request,
+        detail={
+            "email": getattr(user, "email", ""),
+            "stage": stage,
+            "authenticator": str(getattr(authenticator, "type", "")),
+        },
+    )
+
+
+mfa_signals.authentication_failed.connect(_mfa_code_refused, dispatch_uid="audit-mfa-code-refused")
+
 # Strong references: these receivers are built at import time and would be garbage-collected otherwise.
 _mfa_added = _mfa_event("authenticator_added")
 _mfa_removed = _mfa_event("authenticator_removed")
