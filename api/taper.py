@@ -163,8 +163,8 @@ class TaperDispenseSerializer(serializers.Serializer):
 # --- versions and steps -------------------------------------------------------------------------------------
 class TaperVersionSummarySerializer(serializers.ModelSerializer):
     table_label = serializers.CharField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     violations = serializers.ListField(child=serializers.CharField(), read_only=True)
     unverified = serializers.ListField(child=serializers.CharField(), read_only=True)
     warnings = TaperWarningSerializer(many=True, read_only=True)
@@ -292,8 +292,8 @@ class TaperStepSerializer(serializers.ModelSerializer):
 class TaperPlanSerializer(serializers.ModelSerializer):
     patient = serializers.UUIDField(source="patient_id", read_only=True)
     current_version = TaperVersionSummarySerializer(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = TaperPlan
@@ -633,7 +633,7 @@ class DoseRecordSerializer(serializers.ModelSerializer):
     plan = serializers.UUIDField(source="plan_id", read_only=True)
     patient = serializers.UUIDField(source="patient_id", read_only=True)
     mg_by_drug = serializers.DictField(child=serializers.CharField(), read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = DoseRecord

@@ -11,12 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import django_filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, status
 
 from api.base import ClinicViewSet
 from api.lookups import resolve_in_clinic
+from api.schema import WriteChoiceField
 from clinic.tenancy.roles import Perm
 from patients.models import Patient
 from vitals import services
@@ -76,7 +76,7 @@ class VitalReadingSerializer(serializers.ModelSerializer):
     patient = serializers.UUIDField(source="patient_id")
     values = VitalValuesField()
     measurements = VitalValueSerializer(source="values", many=True, read_only=True)
-    source = serializers.ChoiceField(choices=API_SOURCES, default=Source.API.value)
+    source = WriteChoiceField(choices=API_SOURCES, read_choices=Source.choices, default=Source.API.value)
     confirm_unusual = serializers.BooleanField(
         default=False,
         write_only=True,
@@ -154,13 +154,26 @@ class VitalReadingSerializer(serializers.ModelSerializer):
             raise UnusualValuesNeedConfirmation(detail) from unusual
 
 
+class FlagDetailSerializer(serializers.Serializer):
+    """One flag an instrument's answers raised (as stored with the result; for the schema)."""
+
+    flag = serializers.CharField()
+    rule = serializers.CharField()
+    label = serializers.CharField()
+    severity = serializers.CharField()
+    reason = serializers.CharField()
+    evidence = serializers.JSONField()
+    source = serializers.CharField()
+    status = serializers.CharField()
+
+
 class InstrumentResultSerializer(serializers.ModelSerializer):
     patient = serializers.UUIDField(source="patient_id")
     instrument = serializers.CharField(max_length=40, help_text="e.g. ciwa_b, phq9, gad7")
     answers = serializers.DictField(
         child=serializers.IntegerField(), help_text="{item_id: answer} for every item of the instrument."
     )
-    source = serializers.ChoiceField(choices=API_SOURCES, default=Source.API.value)
+    source = WriteChoiceField(choices=API_SOURCES, read_choices=Source.choices, default=Source.API.value)
     entered_by = serializers.IntegerField(source="entered_by_id", read_only=True, allow_null=True)
     item_scores = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     flag_details = serializers.SerializerMethodField()
@@ -200,7 +213,7 @@ class InstrumentResultSerializer(serializers.ModelSerializer):
             "updated_at",
         )
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(FlagDetailSerializer(many=True))
     def get_flag_details(self, obj: InstrumentResult) -> list:
         return obj.flag_details
 

@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.StepdownAutoSchema",  # declares each operation's problem+json errors
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
@@ -269,6 +269,7 @@ SPECTACULAR_SETTINGS = {
         "DoseRecordSourceEnum": "taper.models.DoseRecord.Source",
         "AlertStatusEnum": "safety.models.Alert.Status",
         "VitalsApiSourceEnum": "api.vitals.API_SOURCES",
+        "VitalSourceEnum": "vitals.models.Source",  # what a vital's source may be when read (any channel)
         "MedicationStatusEnum": "prescribers.models.Medication.Status",
     },
 }

@@ -36,3 +36,5 @@ urlpatterns = [
 
 # allauth answers with this when an address sends too many sign-in (or reset) requests; it audits the refusal.
 handler429 = "clinic.accounts.signin.rate_limited"
+# Under /api/ a 404 of the resolver is a problem+json, as DRF's own 404s are (elsewhere: the HTML page).
+handler404 = "api.handlers.page_not_found"
