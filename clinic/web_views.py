@@ -112,7 +112,7 @@ def _beat() -> dict:
 def healthz(request: HttpRequest) -> JsonResponse:
     """ok (200) when every check passes. A failing check is "degraded" (503), except in the first
     HEALTHZ_STARTUP_GRACE seconds of this process, when a missing worker or heartbeat is "starting" (200):
-    beat's first heartbeat and a worker's first reply take a while. The database is never excused."""
+    beat's first heartbeat and a worker's first reply take a while. Database and Redis are never excused."""
     checks = {
         "database": _check(_database),
         "redis": _check(_redis),
@@ -121,7 +121,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     if all(check["ok"] for check in checks.values()):
         status = "ok"
-    elif checks["database"]["ok"] and time.monotonic() - PROCESS_STARTED < settings.HEALTHZ_STARTUP_GRACE:
+    elif (
+        checks["database"]["ok"]
+        and checks["redis"]["ok"]
+        and time.monotonic() - PROCESS_STARTED < settings.HEALTHZ_STARTUP_GRACE
+    ):
         status = "starting"
     else:
         status = "degraded"
