@@ -8,3 +8,6 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from api import schema  # noqa: F401 - registers the OpenAPI extension for token auth
+        from api.dates import install_api_date_bounds
+
+        install_api_date_bounds()  # every serializer's dates held to clinic.date_bounds

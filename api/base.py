@@ -12,11 +12,10 @@ from typing import ClassVar
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework import exceptions, viewsets
-from rest_framework.parsers import FormParser, MultiPartParser
 
 from api.authentication import ApiPrincipal
 from api.idempotency import idempotency_begin, idempotency_finish
-from api.parsers import BoundedJSONParser
+from api.parsers import MAX_BODY_BYTES, refuse_oversize_body
 from clinic.accounts.middleware import mfa_requirement_unmet
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
@@ -33,8 +32,8 @@ class ClinicViewSet(viewsets.GenericViewSet):
     model: ClassVar[type[Model]]
     # Every action must be listed; an unlisted action is denied (fail closed).
     action_perms: ClassVar[dict[str, Perm]] = {}
-    # DRF's default parsers, with JSON nesting bounded (a deeply nested body is a 400, not a 500).
-    parser_classes = (BoundedJSONParser, FormParser, MultiPartParser)
+    # Bodies: DEFAULT_PARSER_CLASSES (api/parsers.py: JSON only, bounded); a view that takes more sets this.
+    max_body_bytes: ClassVar[int] = MAX_BODY_BYTES
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -59,6 +58,11 @@ class ClinicViewSet(viewsets.GenericViewSet):
             raise exceptions.PermissionDenied("Your role does not allow this.")
         self.clinic = clinic
         self._tenant_stack.enter_context(tenant_context(clinic))
+        refuse_oversize_body(request, self.max_body_bytes)  # 413 before anything reads the body
+        if request.method in ("POST", "PUT", "PATCH"):
+            # Parsed now, whether or not the action reads it: a malformed body is refused before any work
+            # (and before an idempotency key is claimed), also by actions that take no fields.
+            request.data  # noqa: B018
         self._idempotency = idempotency_begin(request)
 
     def finalize_response(self, request, response, *args, **kwargs):

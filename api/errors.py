@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from api.idempotency import REPLAYED_HEADER, IdempotentReplay
+from api.parsers import PayloadTooLarge
 
 PROBLEM_TYPE = "https://stepdown.invalid/problems/"
 
@@ -17,6 +19,8 @@ def _as_drf(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return exceptions.ValidationError(detail)
+    if isinstance(exc, RequestDataTooBig):  # Django's own cap, met when something reads request.body
+        return PayloadTooLarge()
     return exc
 
 

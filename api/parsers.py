@@ -1,39 +1,132 @@
-"""JSON bodies with a bounded nesting depth.
+"""The API's only body parser: JSON, bounded in size and depth, with no NUL and no lone surrogate.
 
-Python's decoder recurses once per nesting level, so a body of a few thousand `[` raised RecursionError, which
-DRF's JSONParser (it catches ValueError only) let through as a 500. No Stepdown body nests deeper than a few
-levels; anything past MAX_DEPTH is refused as a 400 parse error before a serializer sees it.
+It is DRF's DEFAULT_PARSER_CLASSES (clinic/settings.py), so no view can forget it; form and multipart bodies
+are a 415 (no API operation takes them).
+
+- **Size**: a body over the view's `max_body_bytes` (default MAX_BODY_BYTES; the PDMP import, whose report
+  travels base64-encoded, allows more) is a 413 before a byte is parsed — from its Content-Length (checked
+  by `refuse_oversize_body` in ClinicViewSet.initial, before an idempotency key reads the body) and while
+  reading, for a body that under-declares.
+- **Depth**: Python's decoder recurses once per nesting level, so a body of a few thousand `[` raised
+  RecursionError, which DRF's JSONParser (it catches ValueError only) let through as a 500. No Stepdown body
+  nests deeper than a few levels; past MAX_DEPTH is a 400.
+- **Text**: `"\\u0000"` (Postgres text cannot hold it) and a lone UTF-16 surrogate such as `"\\ud800"` (no
+  UTF-8 form: a choice field's message echoing it broke the JSON renderer) in a value or a key are a 400
+  with `errors` naming the top-level field and the JSON path of the first one, never echoing the text.
+  Invalid UTF-8 and NaN/Infinity are a 400 too.
 """
 
 from __future__ import annotations
 
+import json
+import re
+
+from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 
 MAX_DEPTH = 32
+MAX_BODY_BYTES = 1024 * 1024
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
-def _depth(value) -> int:
-    """The nesting depth of parsed JSON (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than {limit:,} bytes, the most this operation reads."
+
+
+def body_limit(view) -> int:
+    return getattr(view, "max_body_bytes", MAX_BODY_BYTES)
+
+
+def refuse_oversize_body(request, limit: int) -> None:
+    """413 when the declared Content-Length is over `limit` (nothing read yet)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("The Content-Length header is not a number.") from None
+    if declared > limit:
+        raise PayloadTooLarge(_too_large(limit))
+
+
+def _path(parts: tuple) -> str:
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:  # keys on the path were checked already: they hold no bad text
+            out += f".{part}" if part.isidentifier() else f"[{json.dumps(part[:64])}]"
+    return out
+
+
+def _bad_text(text: str) -> str | None:
+    found = _BAD_TEXT.search(text)
+    if found is None:
+        return None
+    kind = "Null" if found.group() == "\x00" else "Surrogate"
+    return f"{kind} characters are not allowed"
+
+
+def _refuse_text(problem: str, where: tuple, in_key: bool) -> None:
+    """A 400 naming the top-level field (as a serializer would) and, deeper, the JSON path; never the text."""
+    field = where[0] if where and isinstance(where[0], str) else "non_field_errors"
+    place = f" (in a key of {_path(where)})" if in_key else f" (at {_path(where)})" if len(where) > 1 else ""
+    raise exceptions.ValidationError({field: [f"{problem}{place}; send text only."]}, code="bad_text")
+
+
+def check_tree(data) -> None:
+    """Depth and text of parsed JSON, without recursion; raises naming where."""
+    stack: list[tuple[object, tuple]] = [(data, ())]
     while stack:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if problem := _bad_text(item):
+                _refuse_text(problem, where, in_key=False)
             continue
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            break
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-class BoundedJSONParser(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError as error:
-            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.") from error
-        if _depth(data) > MAX_DEPTH:
+        if not isinstance(item, dict | list):
+            continue
+        if len(where) >= MAX_DEPTH:
             raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.")
+        if isinstance(item, dict):
+            for key in item:
+                if problem := _bad_text(key):
+                    _refuse_text(problem, where, in_key=True)
+            stack.extend((value, (*where, key)) for key, value in reversed(item.items()))
+        else:
+            stack.extend((value, (*where, index)) for index, value in reversed(list(enumerate(item))))
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BoundedJSONParser(BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        limit = body_limit(parser_context.get("view"))
+        request = parser_context.get("request")
+        if request is not None:
+            refuse_oversize_body(request, limit)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(_too_large(limit))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("JSON parse error - the body is not UTF-8.") from None
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.") from None
+        except ValueError as error:
+            # The decoder's message quotes a position, never the text; a bad escape is named, not echoed.
+            raise ParseError(f"JSON parse error - {error}") from None
+        check_tree(data)
         return data

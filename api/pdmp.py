@@ -99,6 +99,8 @@ class PdmpImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     serializer_class = PdmpImportSerializer
     filterset_class = PdmpImportFilter
     disclosure_categories = ("medications",)
+    # The report travels base64-encoded (4/3 of the 10 MB a report may be), plus the other fields.
+    max_body_bytes = 16 * 1024 * 1024
     action_perms = {
         "list": Perm.MEDICATION_VIEW,
         "retrieve": Perm.MEDICATION_VIEW,

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "clinic.headers.StepdownCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "clinic.input_guard.RefuseNulMiddleware",  # a NUL in a query string or form: 400, not a DataError
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -242,7 +243,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.StepdownAutoSchema",  # declares each operation's problem+json errors
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Input at the edge (api/parsers.py, api/filters.py): JSON bodies only, bounded; strict filters. JSON out
+    # only: the browsable API's filter forms queried outside the clinic scope (`?format=api` is a 404).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",

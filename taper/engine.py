@@ -55,6 +55,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from clinic import date_bounds
 from taper.catalogue import (
     DIAZEPAM,
     Catalogue,
@@ -400,6 +401,11 @@ class _Plan:
                     f"must be within {limits.start_within_days} days from today (by {latest:%d %b %Y}); "
                     "a schedule built further ahead is out of date before it starts",
                 )
+        # The plausible range (clinic.date_bounds), also without `not_before` (a revision re-read): year 1 or
+        # 9999 overflowed the date arithmetic below (OverflowError, a 500 from the API).
+        out_of_range = date_bounds.CLINICAL.refusal(req.start_date, req.not_before or date.today())
+        if out_of_range:
+            raise TaperInputError("start_date", out_of_range)
         if not req.regimen:
             raise TaperInputError("regimen", "must list at least one administration")
         self.rate = _rate(req.rate_percent, "rate_percent")

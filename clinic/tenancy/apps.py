@@ -8,7 +8,10 @@ class TenancyConfig(AppConfig):
     verbose_name = "Clinics and tenancy"
 
     def ready(self) -> None:
+        from clinic.form_dates import install_form_date_bounds
         from clinic.tenancy.rls import apply_database_security
+
+        install_form_date_bounds()  # every form's dates held to clinic.date_bounds
 
         # Runs after every migrate (as the owner role): any new tenant table gets its policy.
         post_migrate.connect(apply_database_security, sender=self, dispatch_uid="stepdown-rls")

@@ -56,6 +56,7 @@ PURE_MODULES = [
     "patients/eligibility/response.py",
     "patients/eligibility/inquiry.py",
     "clinic/charts.py",
+    "clinic/date_bounds.py",
     "prescribers/drugs.py",
     "prescribers/identifiers.py",
     "prescribers/mme.py",

@@ -113,7 +113,11 @@ def test_non_psychiatrist_cannot_change_the_table_or_override(clinic_a, patient_
         ({"interval_days": "10000"}, "Give at most 90 days."),
         ({"holds": [(HOLD_ON, "10000")]}, "Give at most 180 days."),
         ({"start_date": "2026-01-05"}, "Must not be in the past"),
-        ({"start_date": "2999-01-01"}, "within 180 days"),
+        (
+            {"start_date": (datetime.date.today() + datetime.timedelta(days=400)).isoformat()},
+            "within 180 days",
+        ),
+        ({"start_date": "2999-01-01"}, "Enter a date between 2000-01-01 and"),  # clinic.date_bounds
         ({"lines": [("alprazolam", "900", "21:00")]}, "above the 200 mg this program accepts"),
         ({"lines": [("diazepam", "10000", "21:00")]}, "above the 200 mg this program accepts"),
         ({"high_dose_confirmation": ""}, "Type 20 to confirm"),
