@@ -49,10 +49,40 @@ def browser() -> Iterator:
             os.environ[ASYNC_UNSAFE] = previous
 
 
+# Chromium fires `securitypolicyviolation` for every script, handler, style or image the CSP blocks; this
+# listener, added before any page script runs, turns each into a console error that the fixtures collect.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => console.error(
+  'CSP violation: ' + e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') +
+  ' at ' + e.sourceFile + ':' + e.lineNumber +
+  (e.target && e.target.outerHTML ? ' on ' + e.target.outerHTML.slice(0, 160) : '')));
+"""
+
+
+def watch_csp(context, violations: list[str]) -> None:
+    context.add_init_script(CSP_LISTENER)
+
+    def collect(message) -> None:
+        if message.text.startswith("CSP violation"):
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", collect)
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
+def csp_violations() -> Iterator[list[str]]:
+    """What the strict Content-Security-Policy blocked in any page of the test (`page`, `phone_page`): a
+    browser test fails if the app's own markup or scripts needed something the policy forbids."""
+    violations: list[str] = []
+    yield violations
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+@pytest.fixture
+def page(browser, live_server, csp_violations) -> Iterator:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
     context.set_default_timeout(15_000)
+    watch_csp(context, csp_violations)
     tab = context.new_page()
     yield tab
     context.close()
@@ -65,7 +95,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-def phone_page(browser, live_server) -> Iterator:
+def phone_page(browser, live_server, csp_violations) -> Iterator:
     """A page on a phone: 390x844 CSS pixels, touch, the mobile viewport meta honoured (iPhone-sized)."""
     context = browser.new_context(
         base_url=live_server.url,
@@ -75,6 +105,7 @@ def phone_page(browser, live_server) -> Iterator:
         has_touch=True,
     )
     context.set_default_timeout(15_000)
+    watch_csp(context, csp_violations)
     tab = context.new_page()
     yield tab
     context.close()

@@ -62,8 +62,9 @@ def test_psychiatrist_builds_approves_starts_holds_and_resumes(page, artifacts_d
     # The live preview: a dated table with the switch to diazepam, the table used and its source.
     preview = page.locator("#preview")
     preview.locator("#preview-schedule").wait_for()
+    # Predicates are functions: a string expression is eval'd in the page, which the CSP forbids.
     page.wait_for_function(
-        "document.querySelector('#preview-summary') && "
+        "() => document.querySelector('#preview-summary') && "
         "document.querySelector('#preview-summary').innerText.includes('30 mg DE/day')"
     )
     text = preview.inner_text()
@@ -76,12 +77,12 @@ def test_psychiatrist_builds_approves_starts_holds_and_resumes(page, artifacts_d
     # A bad rate is explained in the preview, in plain words, before anything is saved.
     page.get_by_label("Reduce by (%)").fill("150")
     page.wait_for_function(
-        "document.querySelector('#preview-errors') && "
+        "() => document.querySelector('#preview-errors') && "
         "document.querySelector('#preview-errors').innerText.includes('at most 100%')"
     )
     page.get_by_label("Reduce by (%)").fill("10")
     # 1.5 mg alprazolam is 30 mg diazepam-equivalent a day: the guideline's high band, confirmed by typing it.
-    page.wait_for_function("document.querySelector('#confirm-high-dose')")
+    page.wait_for_function("() => document.querySelector('#confirm-high-dose')")
     assert "type 30" in page.locator("#confirm-high-dose").inner_text().lower()
     page.get_by_label("Confirm a high dose: type the daily diazepam-equivalent dose").fill("30")
     page.get_by_label("Note").fill("Plan agreed with the patient at intake review")
