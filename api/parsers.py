@@ -13,12 +13,14 @@ are a 415 (no API operation takes them).
 - **Text**: `"\\u0000"` (Postgres text cannot hold it) and a lone UTF-16 surrogate such as `"\\ud800"` (no
   UTF-8 form: a choice field's message echoing it broke the JSON renderer) in a value or a key are a 400
   with `errors` naming the top-level field and the JSON path of the first one, never echoing the text.
-  Invalid UTF-8 and NaN/Infinity are a 400 too.
+  Invalid UTF-8, NaN/Infinity, a number that overflows to infinity (`1e400`) and an integer past a bigint
+  (a DataError in the database) are a 400 too.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from rest_framework import exceptions, status
@@ -27,6 +29,7 @@ from rest_framework.parsers import BaseParser
 
 MAX_DEPTH = 32
 MAX_BODY_BYTES = 1024 * 1024
+BIGINT = 2**63
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -79,6 +82,13 @@ def _refuse_text(problem: str, where: tuple, in_key: bool) -> None:
     raise exceptions.ValidationError({field: [f"{problem}{place}; send text only."]}, code="bad_text")
 
 
+def _refuse_number(where: tuple) -> None:
+    """1e400 parses as infinity and 10**30 as an int no column holds (a DataError): 400, naming where."""
+    field = where[0] if where and isinstance(where[0], str) else "non_field_errors"
+    place = f" (at {_path(where)})" if len(where) > 1 else ""
+    raise exceptions.ValidationError({field: [f"This number is out of range{place}."]}, code="out_of_range")
+
+
 def check_tree(data) -> None:
     """Depth and text of parsed JSON, without recursion; raises naming where."""
     stack: list[tuple[object, tuple]] = [(data, ())]
@@ -88,6 +98,10 @@ def check_tree(data) -> None:
             if problem := _bad_text(item):
                 _refuse_text(problem, where, in_key=False)
             continue
+        if (isinstance(item, float) and not math.isfinite(item)) or (
+            isinstance(item, int) and not isinstance(item, bool) and abs(item) >= BIGINT
+        ):
+            _refuse_number(where)
         if not isinstance(item, dict | list):
             continue
         if len(where) >= MAX_DEPTH:

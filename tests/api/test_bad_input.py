@@ -163,6 +163,14 @@ def _with_text(body: dict, route: Route, method: str, bad: str) -> dict:
     return body
 
 
+def _with_numbers(body: dict, route: Route, method: str) -> dict:
+    """Every number field of the body set past a bigint (a DataError if it reached a column)."""
+    for path, node in _fields(_body_schema(_operation(route, method))):
+        if node.get("type") in ("integer", "number"):
+            body = _put(body, path, 10**30)
+    return {**body, "count": 10**30}
+
+
 # --- sending ----------------------------------------------------------------------------------------------
 def _json(data: Any) -> str:
     return json.dumps(data, default=str)  # ensure_ascii: a surrogate goes as the escape "\ud800"
@@ -197,7 +205,16 @@ def _ids(cases) -> list[str]:
 
 
 # --- writes: every shape, every write operation -------------------------------------------------------------
-SHAPES = ("deep-list", "deep-object", "oversize", "surrogate-value", "surrogate-key", "nul-value", "nul-key")
+SHAPES = (
+    "deep-list",
+    "deep-object",
+    "oversize",
+    "surrogate-value",
+    "surrogate-key",
+    "nul-value",
+    "nul-key",
+    "huge-number",
+)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -213,6 +230,8 @@ def test_every_write_refuses_bad_bodies(route: Route, method: str, shape: str, w
         limit = getattr(route.viewset, "max_body_bytes", MAX_BODY_BYTES)
         raw = _json({**valid, "padding": "x" * limit})
         status = 413
+    elif shape == "huge-number":
+        raw = _json(_with_numbers(valid, route, method))
     elif shape.startswith("surrogate") or shape.startswith("nul"):
         bad = SURROGATE if shape.startswith("surrogate") else NUL
         raw = _json(_with_text(valid, route, method, bad) if shape.endswith("value") else {**valid, bad: "x"})
@@ -220,6 +239,8 @@ def test_every_write_refuses_bad_bodies(route: Route, method: str, shape: str, w
     problem = _assert_refused(response, writes, status=status)
     if shape.endswith("-key") or shape.endswith("-value"):
         assert "not allowed" in json.dumps(problem["errors"]), problem
+    if shape == "huge-number":
+        assert "out of range" in json.dumps(problem["errors"]), problem
 
 
 DATE_CASES = [
@@ -295,3 +316,17 @@ def test_the_cases_are_generated_for_every_route():
     """Guards the generator itself: every write operation and list is found, with the shapes and filters."""
     assert len(WRITES) >= 30 and len(LISTS) >= 25, (len(WRITES), len(LISTS))
     assert {p for _, p, _ in FILTER_CASES} >= {"updated_since", "taken_since", "since", "page_size", "cursor"}
+
+
+@pytest.mark.parametrize("route", [r for r in API_ROUTES if "format" not in r.kwargs], ids=str)
+def test_every_api_view_parses_with_the_bounded_parser_and_renders_json(route: Route):
+    """No view may bring its own parsers (an unbounded JSON or a form parser) or the browsable API."""
+    from rest_framework.renderers import BrowsableAPIRenderer
+
+    from api.parsers import BoundedJSONParser
+
+    view = getattr(route.callback, "cls", None) or getattr(route.callback, "view_class", None)
+    if view is None or not hasattr(view, "parser_classes"):
+        return
+    assert all(issubclass(p, BoundedJSONParser) for p in view.parser_classes), view.parser_classes
+    assert not any(issubclass(r, BrowsableAPIRenderer) for r in view.renderer_classes), view.renderer_classes
