@@ -31,6 +31,7 @@ MAX_DEPTH = 32
 MAX_BODY_BYTES = 1024 * 1024
 BIGINT = 2**63
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_ESCAPED_BAD_TEXT = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -89,30 +90,49 @@ def _refuse_number(where: tuple) -> None:
     raise exceptions.ValidationError({field: [f"This number is out of range{place}."]}, code="out_of_range")
 
 
-def check_tree(data) -> None:
-    """Depth and text of parsed JSON, without recursion; raises naming where."""
+def _explain(data) -> None:
+    """Find the first bad value in document order, with its path, and refuse it (the slow walk, run only
+    once the fast one below met something)."""
     stack: list[tuple[object, tuple]] = [(data, ())]
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
             if problem := _bad_text(item):
                 _refuse_text(problem, where, in_key=False)
-            continue
-        if (isinstance(item, float) and not math.isfinite(item)) or (
-            isinstance(item, int) and not isinstance(item, bool) and abs(item) >= BIGINT
+        elif (isinstance(item, float) and not math.isfinite(item)) or (
+            type(item) is int and abs(item) >= BIGINT
         ):
             _refuse_number(where)
-        if not isinstance(item, dict | list):
-            continue
-        if len(where) >= MAX_DEPTH:
-            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.")
-        if isinstance(item, dict):
+        elif isinstance(item, dict):
             for key in item:
                 if problem := _bad_text(key):
                     _refuse_text(problem, where, in_key=True)
             stack.extend((value, (*where, key)) for key, value in reversed(item.items()))
-        else:
+        elif isinstance(item, list):
             stack.extend((value, (*where, index)) for index, value in reversed(list(enumerate(item))))
+
+
+def check_tree(data, *, text_may_be_bad: bool = True) -> None:
+    """Depth, text and numbers of parsed JSON, without recursion; raises naming where. `text_may_be_bad`
+    False skips the text checks (the body has no escape that decodes to a NUL or a surrogate)."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.")
+            if kind is dict:
+                if text_may_be_bad and any(_BAD_TEXT.search(key) for key in item):
+                    _explain(data)
+                stack.extend((value, depth + 1) for value in item.values())
+            else:
+                stack.extend((value, depth + 1) for value in item)
+        elif kind is str:
+            if text_may_be_bad and _BAD_TEXT.search(item):
+                _explain(data)
+        elif (kind is float and not math.isfinite(item)) or (kind is int and abs(item) >= BIGINT):
+            _explain(data)
 
 
 def _refuse_constant(name: str):
@@ -142,5 +162,6 @@ class BoundedJSONParser(BaseParser):
         except ValueError as error:
             # The decoder's message quotes a position, never the text; a bad escape is named, not echoed.
             raise ParseError(f"JSON parse error - {error}") from None
-        check_tree(data)
+        # In JSON text a NUL or a surrogate can only be an escape (the raw characters are refused above).
+        check_tree(data, text_may_be_bad=_ESCAPED_BAD_TEXT.search(text) is not None)
         return data
