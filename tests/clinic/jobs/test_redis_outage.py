@@ -71,11 +71,10 @@ class PrivateRedis:
 
 
 def _point_celery_at(url: str) -> None:
-    """Broker and results of this process to `url`: forget the pools made for the previous URL."""
+    """Broker and results of this process to `url`: forget (never close) the pools of the previous URL; kombu
+    keeps them in a registry by URL, and the rest of the run takes the shared one back from there."""
     app.conf.CELERY_BROKER_URL = url
     app.conf.CELERY_RESULT_BACKEND = url
-    if app._pool is not None:
-        app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
     app._backend_cache = None
