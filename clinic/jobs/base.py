@@ -40,6 +40,7 @@ class StepdownTask(DjangoTask):
         self._on_commit(lambda: self.delay(*args, **kwargs), args, kwargs)
 
     def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
+        """Like delay_on_commit with publishing options; a drained outbox row is sent without them."""
         args, kwargs = tuple(args or ()), dict(kwargs or {})
         self._on_commit(lambda: self.apply_async(args, kwargs, **options), args, kwargs)
 
