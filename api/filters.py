@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from rest_framework.exceptions import ValidationError
@@ -19,6 +20,10 @@ from rest_framework.exceptions import ValidationError
 EMPTY_VALUE = "Give a value, or leave the parameter out."
 NOT_UNDERSTOOD = "Not a value this filter understands."
 NUL_VALUE = "Null characters are not allowed."
+NOT_BOOLEAN = "Give true or false."
+# What a boolean parameter may say. Django's NullBooleanSelect also reads its legacy "2"/"3" as true/false
+# and anything else as "no filter"; the schema says boolean, so only these spellings are accepted.
+BOOLEAN_SPELLINGS = frozenset({"true", "false", "1", "0"})
 
 
 def parameter_names(filterset) -> list[str]:
@@ -40,6 +45,14 @@ class StrictFilterBackend(DjangoFilterBackend):
         refused = {name: [EMPTY_VALUE] for name in given if any(not v.strip() for v in params.getlist(name))}
         # A choice filter's message quotes the value it refuses: a NUL would be echoed back.
         refused |= {name: [NUL_VALUE] for name in given if any("\x00" in v for v in params.getlist(name))}
+        refused |= {
+            name: [NOT_BOOLEAN]
+            for name in given
+            if name in filterset.form.fields
+            and isinstance(filterset.form.fields[name], forms.NullBooleanField)
+            and any(v.strip().lower() not in BOOLEAN_SPELLINGS for v in params.getlist(name))
+            and name not in refused
+        }
         if refused:
             raise ValidationError(refused)
         if not filterset.is_valid():

@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch
 from drf_spectacular.generators import SchemaGenerator
 
 from api.parsers import MAX_BODY_BYTES
+from api.strings import NOT_TEXT
 from clinic.tenancy.roles import Role
 from tests.clinic.tenancy.conftest import world  # noqa: F401 - the walker's world, built once per module
 from tests.clinic.tenancy.routes import API_ROUTES, Route
@@ -243,6 +244,31 @@ def test_every_write_refuses_bad_bodies(route: Route, method: str, shape: str, w
         assert "out of range" in json.dumps(problem["errors"]), problem
 
 
+def _text_fields(route: Route, method: str) -> list[tuple]:
+    """Paths of the body's plain text fields (no choices, no dates: those have their own checks)."""
+    return [
+        path
+        for path, node in _fields(_body_schema(_operation(route, method)))
+        if node.get("type") == "string"
+        and "enum" not in node
+        and "format" not in node
+        and not node.get("readOnly")
+    ]
+
+
+TEXT_CASES = [(route, method) for route, method in WRITES if _text_fields(route, method)]
+
+
+@pytest.mark.parametrize(("route", "method"), TEXT_CASES, ids=_ids(TEXT_CASES))
+def test_every_text_field_refuses_a_number(route: Route, method: str, world):  # noqa: F811
+    body = world.valid_data(route)
+    for path in _text_fields(route, method):
+        body = _put(body, path, 12345)
+    response, writes = _send(world, route, method, raw=_json(body))
+    problem = _assert_refused(response, writes, status=400)
+    assert NOT_TEXT in json.dumps(problem["errors"]), problem
+
+
 DATE_CASES = [
     (route, method, path, value)
     for route, method in WRITES
@@ -281,7 +307,7 @@ def _filter_cases() -> list[tuple[Route, str, str]]:
             elif node.get("format") == "uuid":
                 values += ["not-a-uuid", NUL]
             elif node.get("type") == "boolean":
-                values += ["maybe", "null"]
+                values += ["maybe", "null", "2", "3"]
             elif name == "page_size":  # more than the most is the most (DRF's documented clamp)
                 values += ["abc", "null", "0", "-1", "1.5"]
             elif node.get("type") in ("integer", "number"):
