@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -402,6 +403,11 @@ class MoveSerializer(serializers.Serializer):
         return value
 
 
+def _booking_count(status: str) -> Coalesce:
+    bookings = Booking.objects.filter(occurrence=OuterRef("pk"), status=status).order_by()
+    return Coalesce(Subquery(bookings.values("occurrence").annotate(n=Count("pk")).values("n")[:1]), 0)
+
+
 class OccurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicViewSet):
     model = Occurrence
     serializer_class = OccurrenceSerializer
@@ -418,10 +424,12 @@ class OccurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     }
 
     def refine_queryset(self, queryset):
-        # The summaries and counts come with the rows: one query per page however many sessions.
+        # The summaries and counts come with the rows: one query per page however many sessions. The counts
+        # are per-row subqueries, not a join + GROUP BY: grouping aggregated (and sorted) every session of
+        # the clinic before the page's LIMIT; now the page is read off the (clinic, starts_at, id) index.
         return queryset.select_related("session_type", "facilitator", "room").annotate(
-            booked=Count("bookings", filter=Q(bookings__status=Booking.Status.BOOKED)),
-            waitlisted=Count("bookings", filter=Q(bookings__status=Booking.Status.WAITLISTED)),
+            booked=_booking_count(Booking.Status.BOOKED),
+            waitlisted=_booking_count(Booking.Status.WAITLISTED),
         )
 
     def _answer(self, occurrence: Occurrence) -> Response:

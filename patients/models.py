@@ -90,6 +90,8 @@ class Patient(TenantModel):
             models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")
         ]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="patient_clinic_created"),
             models.Index("clinic", Upper("last_name"), Upper("first_name"), name="patient_clinic_name"),
             models.Index(fields=["clinic", "status"], name="patient_clinic_status"),
             models.Index(fields=["clinic", "updated_at"], name="patient_clinic_updated"),
@@ -294,7 +296,11 @@ class Diagnosis(PatientRecordEntry):
     class Meta:
         ordering = ["status", "-is_primary", "code"]
         verbose_name_plural = "diagnoses"
-        indexes = [models.Index(fields=["clinic", "patient"], name="diagnosis_clinic_patient")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="diagnosis_clinic_created"),
+            models.Index(fields=["clinic", "patient"], name="diagnosis_clinic_patient"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "patient"],

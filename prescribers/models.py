@@ -102,7 +102,10 @@ class Prescriber(TenantModel):
                 fields=["clinic", "dea"], condition=~Q(dea=""), name="prescriber_dea_unique"
             ),
         ]
-        indexes = [models.Index(fields=["clinic", "last_name", "first_name"], name="prescriber_name")]
+        # Name order with `id` last: the API list's page order (api.pagination) read without a sort.
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name", "id"], name="prescriber_name_id")
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -289,7 +292,11 @@ class PdmpImport(TenantModel):
                 name="pdmpimport_once_per_report",
             )
         ]
-        indexes = [models.Index(fields=["clinic", "patient", "created_at"], name="pdmpimport_patient")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="pdmpimport_clinic_created"),
+            models.Index(fields=["clinic", "patient", "created_at"], name="pdmpimport_patient"),
+        ]
 
     def __str__(self) -> str:
         return f"PDMP {self.state} {self.created_at:%Y-%m-%d}"

@@ -86,6 +86,8 @@ class Alert(TenantModel):
             ),
         ]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="alert_clinic_created"),
             models.Index(fields=["clinic", "status", "severity", "raised_at"], name="alert_inbox"),
             models.Index(fields=["clinic", "patient", "raised_at"], name="alert_patient"),
             models.Index(fields=["clinic", "updated_at"], name="alert_updated"),

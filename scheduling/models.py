@@ -51,6 +51,8 @@ class Program(TenantModel):
     class Meta:
         ordering = ["level", "name"]
         constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="program_name_unique")]
+        # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+        indexes = [models.Index(fields=["clinic", "level", "name", "id"], name="program_clinic_order")]
 
     def __str__(self) -> str:
         return self.name
@@ -147,7 +149,11 @@ class SessionSeries(TenantModel):
     class Meta:
         ordering = ["title"]
         verbose_name_plural = "session series"
-        indexes = [models.Index(fields=["clinic", "materialised_through"], name="series_horizon")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="series_clinic_created"),
+            models.Index(fields=["clinic", "materialised_through"], name="series_horizon"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")), name="series_dates"
@@ -252,6 +258,8 @@ class Enrolment(TenantModel):
     class Meta:
         ordering = ["-starts_on", "-created_at"]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="enrolment_clinic_created"),
             models.Index(fields=["clinic", "program", "starts_on"], name="enrolment_program"),
             models.Index(fields=["clinic", "patient", "starts_on"], name="enrolment_patient"),
         ]
@@ -414,7 +422,11 @@ class CalendarFeed(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "id"]
-        indexes = [models.Index(fields=["clinic", "user", "revoked_at"], name="calendarfeed_user")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="calendarfeed_clinic_created"),
+            models.Index(fields=["clinic", "user", "revoked_at"], name="calendarfeed_user"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "token_hash"], name="calendarfeed_token_unique")
         ]

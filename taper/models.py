@@ -117,7 +117,11 @@ class TaperPlan(TenantModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["clinic", "status", "patient"], name="taperplan_clinic_status")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="taperplan_clinic_created"),
+            models.Index(fields=["clinic", "status", "patient"], name="taperplan_clinic_status"),
+        ]
         constraints = [
             # One open plan per patient: a second draft would leave staff unsure which plan is in force.
             models.UniqueConstraint(
@@ -213,6 +217,8 @@ class TaperPlanVersion(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "plan", "number"], name="taperversion_number_unique")
         ]
+        # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+        indexes = [models.Index(fields=["clinic", "created_at", "id"], name="taperversion_clinic_created")]
 
     def __str__(self) -> str:
         return f"Version {self.number} ({self.get_change_display()})"
@@ -247,7 +253,11 @@ class TaperStep(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "version", "index"], name="taperstep_index_unique")
         ]
-        indexes = [models.Index(fields=["clinic", "patient", "start"], name="taperstep_clinic_patient_start")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="taperstep_clinic_created"),
+            models.Index(fields=["clinic", "patient", "start"], name="taperstep_clinic_patient_start"),
+        ]
 
     def __str__(self) -> str:
         return f"Step {self.index} from {self.start:%Y-%m-%d}"
@@ -291,4 +301,8 @@ class DoseRecord(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "plan", "day"], name="doserecord_one_per_day")
         ]
-        indexes = [models.Index(fields=["clinic", "patient", "day"], name="doserecord_clinic_patient_day")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="doserecord_clinic_created"),
+            models.Index(fields=["clinic", "patient", "day"], name="doserecord_clinic_patient_day"),
+        ]

@@ -91,8 +91,9 @@ class VitalReading(TenantModel):
         ordering = ["-taken_at", "-created_at"]
         indexes = [
             models.Index(fields=["clinic", "patient", "taken_at"], name="vitalreading_patient_time"),
-            # The safety sweep reads a clinic's rows written since its look-back window.
-            models.Index(fields=["clinic", "created_at"], name="vitalreading_clinic_created"),
+            # The safety sweep reads a clinic's rows written since its look-back window; with `id`, the API
+            # list's page order (api.pagination) too, without a sort.
+            models.Index(fields=["clinic", "created_at", "id"], name="vitalreading_clinic_created_id"),
         ]
 
     def __str__(self) -> str:
@@ -160,7 +161,8 @@ class InstrumentResult(TenantModel):
             models.Index(
                 fields=["clinic", "patient", "instrument", "completed_at"], name="instresult_patient_time"
             ),
-            models.Index(fields=["clinic", "created_at"], name="instresult_clinic_created"),
+            # The safety sweep's look-back window and the API list's page order (api.pagination).
+            models.Index(fields=["clinic", "created_at", "id"], name="instresult_clinic_created_id"),
         ]
 
     def __str__(self) -> str:

@@ -107,6 +107,8 @@ class Inquiry(TenantModel):
         ordering = ["stage_entered_at", "created_at"]
         verbose_name_plural = "inquiries"
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="inquiry_clinic_created"),
             models.Index(fields=["clinic", "stage", "stage_entered_at"], name="inquiry_clinic_stage"),
             models.Index(fields=["clinic", "updated_at"], name="inquiry_clinic_updated"),
             models.Index(fields=["clinic", "patient"], name="inquiry_clinic_patient"),

@@ -44,7 +44,11 @@ class Recipient(TenantModel):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["clinic", "name"], name="recipient_clinic_name")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="recipient_clinic_created"),
+            models.Index(fields=["clinic", "name"], name="recipient_clinic_name"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
@@ -112,7 +116,11 @@ class Consent(TenantModel):
 
     class Meta:
         ordering = ["-signed_on", "-created_at"]
-        indexes = [models.Index(fields=["clinic", "patient", "-signed_on"], name="consent_clinic_patient")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="consent_clinic_created"),
+            models.Index(fields=["clinic", "patient", "-signed_on"], name="consent_clinic_patient"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(expires_on__isnull=True)
@@ -211,7 +219,9 @@ class Disclosure(TenantModel):
     class Meta:
         ordering = ["-disclosed_at"]
         indexes = [
-            models.Index(fields=["clinic", "patient", "-disclosed_at"], name="disclosure_clinic_patient")
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="disclosure_clinic_created"),
+            models.Index(fields=["clinic", "patient", "-disclosed_at"], name="disclosure_clinic_patient"),
         ]
 
     def __str__(self) -> str:

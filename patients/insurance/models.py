@@ -91,7 +91,11 @@ class Coverage(TenantModel):
 
     class Meta:
         ordering = ["patient", "-is_active", "priority", "-effective_from"]
-        indexes = [models.Index(fields=["clinic", "patient"], name="coverage_clinic_patient")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="coverage_clinic_created"),
+            models.Index(fields=["clinic", "patient"], name="coverage_clinic_patient"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(effective_to__isnull=True)
@@ -142,6 +146,8 @@ class EligibilityCheck(TenantModel):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="eligcheck_clinic_created"),
             models.Index(fields=["clinic", "status"], name="eligcheck_clinic_status"),
             models.Index(fields=["clinic", "coverage"], name="eligcheck_clinic_coverage"),
         ]
@@ -217,7 +223,11 @@ class BenefitVerification(TenantModel):
 
     class Meta:
         ordering = ["-verified_at", "-created_at"]
-        indexes = [models.Index(fields=["clinic", "coverage", "verified_at"], name="verification_clinic_cov")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="verification_clinic_created"),
+            models.Index(fields=["clinic", "coverage", "verified_at"], name="verification_clinic_cov"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(method="electronic") | models.Q(eligibility_check__isnull=True),
@@ -257,6 +267,8 @@ class Authorization(TenantModel):
     class Meta:
         ordering = ["-start_date", "-created_at"]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="auth_clinic_created"),
             models.Index(fields=["clinic", "coverage"], name="auth_clinic_coverage"),
             models.Index(fields=["clinic", "status", "next_review_date"], name="auth_clinic_review"),
         ]

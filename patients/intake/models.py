@@ -125,7 +125,11 @@ class IntakeAssessment(TenantModel):
 
     class Meta:
         ordering = ["-assessed_on", "-created_at"]
-        indexes = [models.Index(fields=["clinic", "patient", "-assessed_on"], name="intake_clinic_patient")]
+        indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="intake_clinic_created"),
+            models.Index(fields=["clinic", "patient", "-assessed_on"], name="intake_clinic_patient"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="draft", signed_at__isnull=True, content_hash="")

@@ -152,6 +152,8 @@ class CheckIn(TenantModel):
             ),
         ]
         indexes = [
+            # The API list's page order (api.pagination), read within the clinic: no sort of its rows.
+            models.Index(fields=["clinic", "created_at", "id"], name="checkin_clinic_created"),
             models.Index(fields=["clinic", "local_date"], name="checkin_clinic_day"),
             models.Index(fields=["clinic", "updated_at"], name="checkin_clinic_updated"),
         ]
