@@ -20,8 +20,8 @@ from clinic.accounts.middleware import mfa_requirement_unmet
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import audit
 from clinic.tenancy.context import tenant_context
-from clinic.tenancy.middleware import ACTIVE_CLINIC_SESSION_KEY
-from clinic.tenancy.models import Clinic, Membership
+from clinic.tenancy.middleware import ACTIVE_CLINIC_SESSION_KEY, membership_in
+from clinic.tenancy.models import Clinic
 from clinic.tenancy.roles import Perm
 
 CLINIC_HEADER = "X-Stepdown-Clinic"
@@ -76,7 +76,8 @@ class ClinicViewSet(viewsets.GenericViewSet):
         slug = request.headers.get(CLINIC_HEADER) or request.session.get(ACTIVE_CLINIC_SESSION_KEY)
         if not slug:
             raise exceptions.ValidationError({CLINIC_HEADER: "Name the clinic (its slug) in this header."})
-        membership = Membership.objects.in_clinic(request.user, slug)
+        # From the Django request: the idle-timeout middleware may already have read the memberships.
+        membership = membership_in(request._request, slug)
         if membership is None:
             raise Http404("No such clinic")
         if mfa_requirement_unmet(request.user, membership.clinic):

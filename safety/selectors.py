@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -47,9 +49,33 @@ def open_alerts(*, rule_ids: Iterable[str] | None = None, patient=None) -> Query
     return query.order_by("-raised_at", "id")
 
 
+# The badge is on every page of the care team: counted once per clinic per TTL, not once per page. The
+# services that open or close alerts drop the count (open_alert_count_changed); the TTL bounds what they
+# cannot see (a count cached by a request racing the change). The number is the clinic's, the same for every
+# member; the template tag shows it only to roles that may see alerts.
+OPEN_ALERT_COUNT_TTL_SECONDS = 30
+
+
+def _open_alert_count_key(clinic_id: int) -> str:
+    return f"safety:open-alert-count:{clinic_id}"
+
+
 def open_alert_count() -> int:
-    """Alerts nobody has acknowledged yet (the navigation badge)."""
-    return Alert.objects.filter(status=Alert.Status.OPEN).count()
+    """Alerts nobody has acknowledged yet (the navigation badge); cached per clinic for up to 30 s."""
+    key = _open_alert_count_key(require_clinic().pk)
+    count = cache.get(key)
+    if count is None:
+        count = Alert.objects.filter(status=Alert.Status.OPEN).count()
+        cache.set(key, count, OPEN_ALERT_COUNT_TTL_SECONDS)
+    return count
+
+
+def open_alert_count_changed(clinic_id: int) -> None:
+    """Alerts were opened or closed: drop the cached badge count now and again once the change commits
+    (a page rendered in between would have cached the old count)."""
+    key = _open_alert_count_key(clinic_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 @dataclass(frozen=True)

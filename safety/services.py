@@ -35,7 +35,7 @@ from safety.findings import Finding
 from safety.history import audit_alert, clinic_time, record_event
 from safety.models import Alert, AlertEvent, SafetySettings
 from safety.notifications import alert_notify, alerts_escalate_due, alerts_notify_pending, notify_on_commit
-from safety.selectors import alert_staff, clinic_members, safety_settings
+from safety.selectors import alert_staff, clinic_members, open_alert_count_changed, safety_settings
 
 Status = Alert.Status
 Kind = AlertEvent.Kind
@@ -145,6 +145,7 @@ def alerts_raise(
                 for alert in alerts
             ],
         )
+        open_alert_count_changed(clinic.pk)
         notify = rules_catalogue.defaults().notify_severities
         notify_on_commit(clinic.pk, [a.pk for a in alerts if a.severity in notify], "new")
         return alerts
@@ -216,6 +217,7 @@ def alert_acknowledge(*, actor: ActorLike, alert: Alert) -> Alert:
     alert.status = Status.ACKNOWLEDGED
     changed = _acknowledge_fields(alert, actor, now)
     alert.save(update_fields=["status", *changed, "updated_at"])
+    open_alert_count_changed(alert.clinic_id)
     record_event(alert, Kind.ACKNOWLEDGED, actor=actor, at=now)
     audit_alert(actor, alert.pk, alert.patient_id, "acknowledged")
     return alert
@@ -263,6 +265,7 @@ def _close(
     setattr(alert, by_field, as_actor(actor).user)
     setattr(alert, text_field, text)
     alert.save(update_fields=["status", *changed, *fields, "updated_at"])
+    open_alert_count_changed(alert.clinic_id)
     record_event(alert, kind, actor=actor, note=text, at=now)
     audit_alert(actor, alert.pk, alert.patient_id, status)
     return alert
@@ -342,6 +345,7 @@ def alerts_acknowledge_bulk(*, actor: ActorLike, alert_ids: Sequence) -> list[uu
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         done = cursor.fetchall()
+    open_alert_count_changed(clinic.pk)
     audit_many(
         actor=actor,
         action=AuditEvent.Action.UPDATE,

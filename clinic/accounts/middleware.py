@@ -12,11 +12,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from clinic.tenancy.middleware import forget_memberships, memberships_of
+
 LAST_SEEN_KEY = "stepdown_last_seen"
 TIMEOUT_KEY = "stepdown_idle_timeout"  # seconds; also read by the idle warning (web_views, base.html)
 TIMEOUT_CHECKED_KEY = "stepdown_idle_timeout_checked"
 AFTER_MFA_KEY = "stepdown_after_mfa"  # where to go once the required authenticator is set up
 TIMEOUT_RECHECK_SECONDS = 60  # a clinic's new timeout reaches open sessions within a minute
+# The "last seen" stamp is rewritten at most once a minute: a session row is saved (a second transaction,
+# after the view's) only when something changed, not on every request. The idle sign-out therefore comes
+# up to a minute early, never late.
+LAST_SEEN_RESOLUTION_SECONDS = 60
 BACKGROUND_HEADER = "X-Stepdown-Background"
 API_PREFIX = "/api/"
 
@@ -53,7 +59,9 @@ class IdleTimeoutMiddleware:
         checked = request.session.get(TIMEOUT_CHECKED_KEY) or 0
         if cached is not None and now - checked < TIMEOUT_RECHECK_SECONDS:
             return int(cached)
-        timeout = idle_timeout_seconds(request.user)
+        # From the request's one read of the memberships (ClinicMiddleware and the switcher reuse it).
+        minutes = min((m.clinic.idle_timeout_minutes for m in memberships_of(request)), default=None)
+        timeout = 60 * (minutes or settings.DEFAULT_IDLE_TIMEOUT_MINUTES)
         if timeout != cached:
             request.session[TIMEOUT_KEY] = timeout
         request.session[TIMEOUT_CHECKED_KEY] = now
@@ -63,8 +71,11 @@ class IdleTimeoutMiddleware:
         if request.user.is_authenticated:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN_KEY)
-            if last_seen is not None and now - last_seen > self._timeout(request, now):
+            # Also on the first request, so the two stamps (timeout checked, last seen) fall due together.
+            timeout = self._timeout(request, now)
+            if last_seen is not None and now - last_seen > timeout:
                 logout(request)
+                forget_memberships(request)  # read for the person just signed out
                 if request.path_info.startswith(API_PREFIX):
                     # An API caller is not a browser: no redirect to the sign-in page. Signed out, the call
                     # goes on without a session and the API answers 401 problem+json like any other.
@@ -74,7 +85,8 @@ class IdleTimeoutMiddleware:
                 )
                 return _redirect(request, redirect_to_login(request.get_full_path()).url)
             # htmx polling must not keep an unattended screen signed in.
-            if not request.headers.get(BACKGROUND_HEADER):
+            stale = last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS
+            if stale and not request.headers.get(BACKGROUND_HEADER):
                 request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
 
