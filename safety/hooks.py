@@ -53,13 +53,12 @@ def on_prescribing_settings_changed(sender: Any, *, clinic_id: int, **kwargs: An
     sweep_coprescriptions.delay_on_commit(clinic_id)
 
 
-def rising_withdrawal_concerns(sender: Any, **kwargs: Any) -> list:
+def rising_withdrawal_concerns(sender: Any, **kwargs: Any) -> Any:
     from safety.rules.trend import TREND_RULE
     from safety.selectors import open_alerts
-    from taper.signals import ReviewConcern
 
-    alerts = open_alerts(rule_ids=[TREND_RULE]).values_list("patient_id", "raised_at", "title")
-    return [ReviewConcern(patient_id, raised_at, title) for patient_id, raised_at, title in alerts]
+    # Lazy: the queue uses it as a subquery (a patient's newest open alert), never loads it whole.
+    return open_alerts(rule_ids=[TREND_RULE]).order_by().values("patient_id", "raised_at", "title")
 
 
 CO_PRESCRIPTION_PREFIX = "corx_"

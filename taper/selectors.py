@@ -6,16 +6,17 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Prefetch, Q
-from django.utils import timezone
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from clinic.tenancy.context import clinic_today, require_clinic
 from patients.models import Patient
 from taper import dates
 from taper.engine import Phase
 from taper.models import DoseRecord, TaperPlan, TaperPlanVersion, TaperStep
-from taper.signals import review_concerns
+from taper.signals import review_concern_sources
 
 
 def open_plan_for(patient: Patient) -> TaperPlan | None:
@@ -167,61 +168,109 @@ class ReviewItem:
     detail: str
 
 
-def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> list[ReviewItem]:
-    """What a psychiatrist should look at: plans awaiting approval, steps due soon, held plans, and open
-    plans of patients another app is concerned about (`taper.signals`: safety's open "withdrawal scores
-    rising" alerts; the alert suggests a hold, the software never applies one).
+# The queue's sections, most urgent first; each is its own query and is paginated on its own.
+REVIEW_SECTIONS = ("awaiting_approval", "held", "withdrawal_rising", "step_due")
+REVIEWABLE = (TaperPlan.Status.PROPOSED, TaperPlan.Status.ACTIVE, TaperPlan.Status.DRAFT)
+# What a row shows: the patient's name and MRN, never a version's JSON (the queue once loaded ~2,400).
+_ROW_FIELDS = (
+    "id",
+    "status",
+    "patient_id",
+    "held_since",
+    "updated_at",
+    "current_version_id",
+    "patient__id",
+    "patient__first_name",
+    "patient__preferred_name",
+    "patient__last_name",
+    "patient__mrn",
+)
 
-    Three queries whatever the number of plans (plans, their upcoming steps, the concerns)."""
+
+def _concerns_newest(sources: list[QuerySet]) -> tuple[Any, Any] | None:
+    """(raised_at, title) of a patient's newest concern, as subqueries over every receiver's queryset."""
+    if not sources:
+        return None
+    raised = [
+        Subquery(q.filter(patient_id=OuterRef("patient_id")).order_by("-raised_at").values("raised_at")[:1])
+        for q in sources
+    ]
+    titles = [
+        Subquery(q.filter(patient_id=OuterRef("patient_id")).order_by("-raised_at").values("title")[:1])
+        for q in sources
+    ]
+    if len(sources) == 1:
+        return raised[0], titles[0]
+    # Several receivers: the newest date (Postgres' GREATEST skips NULLs); the first receiver's title.
+    return Greatest(*raised), Coalesce(*titles)
+
+
+def review_section(reason: str, *, today: datetime.date, days_ahead: int = 7) -> QuerySet[TaperPlan]:
+    """One section of the review queue as a lazy queryset of plans annotated with `review_due` (and what
+    the row's detail needs), ordered for stable pages: due date, patient's last name, plan id.
+
+    "What needs review" is decided in SQL (`Exists` / subqueries), so a page costs the same whatever the
+    number of open plans. `withdrawal_rising` asks `taper.signals` for other apps' querysets of concerns
+    (safety's open "withdrawal scores rising" alerts; the alert suggests a hold, nothing is applied)."""
+    plans = TaperPlan.objects.select_related("patient").only(*_ROW_FIELDS)
+    order = ("review_due", "patient__last_name", "id")
+    if reason == "awaiting_approval":
+        plans = plans.filter(status=TaperPlan.Status.PROPOSED)
+        return plans.annotate(review_due=TruncDate("updated_at", tzinfo=datetime.UTC)).order_by(*order)
+    if reason == "held":
+        plans = plans.filter(status=TaperPlan.Status.ACTIVE, held_since__isnull=False)
+        return plans.annotate(review_due=F("held_since")).order_by(*order)
+    if reason == "step_due":
+        horizon = today + datetime.timedelta(days=days_ahead)
+        upcoming = (
+            TaperStep.objects.filter(
+                version_id=OuterRef("current_version_id"), start__gt=today, start__lte=horizon
+            )
+            .exclude(phase=Phase.HOLD.value)
+            .order_by("start", "index")
+        )
+        plans = plans.filter(status=TaperPlan.Status.ACTIVE, held_since__isnull=True).annotate(
+            review_due=Subquery(upcoming.values("start")[:1]),
+            step_index=Subquery(upcoming.values("index")[:1]),
+            step_de_mg=Subquery(upcoming.values("daily_de_mg")[:1]),
+        )
+        return plans.filter(review_due__isnull=False).order_by(*order)
+    if reason == "withdrawal_rising":
+        newest = _concerns_newest(review_concern_sources(sender=TaperPlan))
+        if newest is None:
+            return plans.none()
+        zone = zoneinfo.ZoneInfo(require_clinic().timezone)
+        plans = plans.filter(status__in=REVIEWABLE).annotate(
+            concern_raised=newest[0], concern_title=newest[1]
+        )
+        plans = plans.filter(concern_raised__isnull=False)
+        return plans.annotate(review_due=TruncDate("concern_raised", tzinfo=zone)).order_by(*order)
+    raise ValueError(f"unknown review section {reason!r}")
+
+
+def review_item(reason: str, plan: TaperPlan) -> ReviewItem:
+    """A row of a section (from the annotations `review_section` put on the plan: no query)."""
+    due = plan.review_due
+    if reason == "awaiting_approval":
+        return ReviewItem(plan, reason, due, "Awaiting your approval")
+    if reason == "held":
+        return ReviewItem(plan, reason, due, f"Held since {dates.short_date(due)}")
+    if reason == "step_due":
+        detail = (
+            f"Step {plan.step_index} on {dates.long_date(due)}: "
+            f"{plan.step_de_mg.normalize():f} mg diazepam-equivalent"
+        )
+        return ReviewItem(plan, reason, due, detail)
+    title = plan.concern_title or "Withdrawal scores rising"
+    return ReviewItem(plan, reason, due, f"{title}: consider holding the next step")
+
+
+def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> list[ReviewItem]:
+    """Every row of every section, most urgent first (unpaginated: for tests and small clinics; the page
+    paginates `review_section` instead). One query per section."""
     today = today or clinic_today()
-    horizon = today + datetime.timedelta(days=days_ahead)
-    plans = list(
-        TaperPlan.objects.filter(
-            status__in=[TaperPlan.Status.PROPOSED, TaperPlan.Status.ACTIVE, TaperPlan.Status.DRAFT]
-        ).select_related("patient", "current_version", "created_by")
-    )
-    active_versions = [p.current_version_id for p in plans if p.status == TaperPlan.Status.ACTIVE]
-    next_steps: dict = {}
-    for step in (
-        TaperStep.objects.filter(version_id__in=active_versions, start__gt=today, start__lte=horizon)
-        .exclude(phase=Phase.HOLD.value)
-        .order_by("version_id", "start")
-    ):
-        next_steps.setdefault(step.version_id, step)
-    items: list[ReviewItem] = []
-    for plan in plans:
-        if plan.status == TaperPlan.Status.PROPOSED:
-            items.append(
-                ReviewItem(plan, "awaiting_approval", plan.updated_at.date(), "Awaiting your approval")
-            )
-        elif plan.status == TaperPlan.Status.ACTIVE and plan.held_since:
-            items.append(
-                ReviewItem(plan, "held", plan.held_since, f"Held since {dates.short_date(plan.held_since)}")
-            )
-        elif plan.status == TaperPlan.Status.ACTIVE and plan.current_version_id in next_steps:
-            step = next_steps[plan.current_version_id]
-            items.append(
-                ReviewItem(
-                    plan,
-                    "step_due",
-                    step.start,
-                    f"Step {step.index} on {dates.long_date(step.start)}: "
-                    f"{step.daily_de_mg.normalize():f} mg diazepam-equivalent",
-                )
-            )
-    by_patient = {p.patient_id: p for p in plans}
-    zone = zoneinfo.ZoneInfo(require_clinic().timezone)
-    for concern in review_concerns(sender=TaperPlan):
-        plan = by_patient.pop(concern.patient_id, None)  # one row per patient (the newest concern)
-        if plan is not None:
-            items.append(
-                ReviewItem(
-                    plan,
-                    "withdrawal_rising",
-                    timezone.localtime(concern.raised_at, zone).date(),
-                    f"{concern.title or 'Withdrawal scores rising'}: consider holding the next step",
-                )
-            )
-    order = {"awaiting_approval": 0, "held": 1, "withdrawal_rising": 1, "step_due": 2}
-    items.sort(key=lambda i: (order[i.reason], i.due or today, i.plan.patient.last_name))
-    return items
+    return [
+        review_item(reason, plan)
+        for reason in REVIEW_SECTIONS
+        for plan in review_section(reason, today=today, days_ahead=days_ahead)
+    ]

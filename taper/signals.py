@@ -1,29 +1,20 @@
 """Signals of the taper app. Taper never imports the apps above it; they answer these.
 
 `review_concerns_requested` is sent while the psychiatrist's review queue is built. Each receiver returns
-a list of `ReviewConcern` (newest first) about patients of the current clinic — safety answers with open
-"withdrawal scores rising" alerts. With no receiver connected the queue simply has no such rows.
+a lazy queryset of its concerns about patients of the current clinic, with the fields `patient_id`,
+`raised_at` and `title` — safety answers with open "withdrawal scores rising" alerts. The queue uses it
+as a subquery (a patient's newest concern), so it is never loaded whole. With no receiver connected the
+queue simply has no such rows.
 """
 
 from __future__ import annotations
 
-import datetime
-import uuid
-from dataclasses import dataclass
-
+from django.db.models import QuerySet
 from django.dispatch import Signal
 
 review_concerns_requested = Signal()
 
 
-@dataclass(frozen=True)
-class ReviewConcern:
-    patient_id: uuid.UUID
-    raised_at: datetime.datetime
-    title: str
-
-
-def review_concerns(sender: object) -> list[ReviewConcern]:
-    """Every receiver's concerns, newest first."""
-    concerns = [c for _, answer in review_concerns_requested.send(sender=sender) for c in answer or []]
-    return sorted(concerns, key=lambda c: c.raised_at, reverse=True)
+def review_concern_sources(sender: object) -> list[QuerySet]:
+    """Every receiver's queryset of concerns (`patient_id`, `raised_at`, `title`), unevaluated."""
+    return [answer for _, answer in review_concerns_requested.send(sender=sender) if answer is not None]

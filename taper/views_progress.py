@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
@@ -346,6 +347,50 @@ def _when_text(due: datetime.date | None, today: datetime.date) -> str:
 
 
 # --- review queue -------------------------------------------------------------------------------------------
+REVIEW_PAGE_SIZE = 50
+_ANY_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _url_prefix(viewname: str, **kwargs: str) -> str:
+    """The part of a URL before the id, reversed once per page (not per row): "/c/x/taper/plans/"."""
+    return clinic_reverse(viewname, **kwargs).split(_ANY_UUID)[0]
+
+
+def _page_url(request: HttpRequest, param: str, number: int) -> str:
+    query = request.GET.copy()
+    query[param] = str(number)
+    return f"?{query.urlencode()}#review-{param.removesuffix('_page')}"
+
+
+def _review_section(request: HttpRequest, reason: str, today: datetime.date, days: int) -> dict[str, Any]:
+    """One section's page: `?<reason>_page=N` (a bad or out-of-range number shows the first or last page)."""
+    param = f"{reason}_page"
+    paginator = Paginator(selectors.review_section(reason, today=today, days_ahead=days), REVIEW_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get(param))
+    rows = []
+    for plan in page.object_list:
+        item = selectors.review_item(reason, plan)
+        rows.append(
+            {
+                "item": item,
+                "plan": plan,
+                "patient": plan.patient,
+                "reason_label": REASON_LABELS[reason],
+                "overdue": reason == "step_due" and item.due is not None and item.due < today,
+                "when_text": _when_text(item.due, today),
+            }
+        )
+    return {
+        "reason": reason,
+        "label": REASON_LABELS[reason],
+        "rows": rows,
+        "page": page,
+        "count": paginator.count,
+        "previous_url": _page_url(request, param, page.previous_page_number()) if page.has_previous() else "",
+        "next_url": _page_url(request, param, page.next_page_number()) if page.has_next() else "",
+    }
+
+
 @require_perm(Perm.TAPER_VIEW)
 @require_GET
 def review_queue_view(request: HttpRequest) -> HttpResponse:
@@ -356,34 +401,29 @@ def review_queue_view(request: HttpRequest) -> HttpResponse:
     elif not form.is_bound:
         form = ReviewWindowForm(initial={"days": 7})
     today = selectors.clinic_today()
-    items = selectors.review_queue(today=today, days_ahead=days)
-    rows = [
-        {
-            "item": item,
-            "plan": item.plan,
-            "patient": item.plan.patient,
-            "reason_label": REASON_LABELS.get(item.reason, item.reason.replace("_", " ").capitalize()),
-            "overdue": item.reason == "step_due" and item.due is not None and item.due < today,
-            "when_text": _when_text(item.due, today),
-        }
-        for item in items
-    ]
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item.reason] = counts.get(item.reason, 0) + 1
+    sections = [_review_section(request, reason, today, days) for reason in selectors.REVIEW_SECTIONS]
+    shown = sum(len(section["rows"]) for section in sections)
     audit(
         actor=request.user,
         action=AuditEvent.Action.VIEW,
         object_type="taper.taperplan",
-        detail={"view": "taper review queue", "rows": len(rows), "days_ahead": days},
+        detail={
+            "view": "taper review queue",
+            "rows": shown,
+            "total": sum(section["count"] for section in sections),
+            "days_ahead": days,
+        },
     )
     context = {
-        "rows": rows,
+        "sections": [section for section in sections if section["count"]],
+        "any_rows": shown > 0,
         "form": form,
         "days": days,
         "today": today,
-        "counts": [(REASON_LABELS[k], counts.get(k, 0)) for k in REASON_LABELS],
+        "counts": [(section["label"], section["count"]) for section in sections],
         "may_approve": request.membership.allows(Perm.TAPER_APPROVE),
+        "plans_url": _url_prefix("taper:plan", plan_id=_ANY_UUID),
+        "patients_url": _url_prefix("patients:detail", patient_id=_ANY_UUID),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "taper/review_rows.html", context)

@@ -135,7 +135,7 @@ def test_psychiatrist_review_queue(page, artifacts_dir):
     page.wait_for_url(re.compile(r"/c/review-clinic/$"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Taper review").click()
     page.get_by_role("heading", level=1, name="Taper review").wait_for()
-    table = page.locator("#review-table").inner_text()
+    table = page.locator("#review-rows").inner_text()
     assert "Wren Waits" in table and "Awaiting approval" in table
     assert "Dale Soon" in table and "Next step due" in table
     page.screenshot(path=str(artifacts_dir / "taper-review-queue.png"), full_page=True)

@@ -132,8 +132,10 @@ def test_review_queue_query_count_is_flat(clinic_a, psychiatrist, clinician, dja
     client.get(url(clinic_a, "review"))
     with django_assert_max_num_queries(60) as one:
         client.get(url(clinic_a, "review"))
+    count = len(one.captured_queries)  # now: the query log is a bounded deque that the fill below rolls over
     add(6, 3)
-    with django_assert_max_num_queries(len(one.captured_queries)):
+    client.get(url(clinic_a, "review"))  # warm the caches the new alerts dropped (the nav badge count)
+    with django_assert_max_num_queries(count):
         body = client.get(url(clinic_a, "review")).content.decode()
     assert body.count("Queue") >= 9
 
@@ -144,3 +146,78 @@ def test_due_date_uses_the_clinic_calendar(clinic_a, psychiatrist):
     with tenant_context(clinic_a):
         [item] = selectors.review_queue()
     assert item.reason == "step_due" and item.due == today_in(clinic_a) + datetime.timedelta(days=1)
+
+
+def _fill_queue(clinic, psychiatrist, clinician, start: int, n: int) -> None:
+    """Plans in every section: proposed, held, a step due in 4 days, and rising withdrawal scores."""
+    for i in range(start, start + n):
+        patient = make_patient(clinic, first_name=f"P{i}", last_name=f"Queue{i:03d}")
+        if i % 4 == 0:
+            _proposed(clinic, patient, clinician)
+            continue
+        plan = active_plan(clinic, patient, psychiatrist, days_ago=10)  # next step in 4 days
+        if i % 4 == 1:
+            with tenant_context(clinic):
+                services.plan_hold(
+                    actor=psychiatrist,
+                    plan=plan,
+                    from_date=today_in(clinic),
+                    days=None,
+                    reason="Unwell",
+                    today=today_in(clinic),
+                )
+        elif i % 4 == 2:
+            _raise_rising_alert(clinic, patient)
+
+
+def test_query_count_is_the_same_for_3_and_30_open_plans_and_no_version_is_loaded(
+    clinic_a, psychiatrist, clinician, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _fill_queue(clinic_a, psychiatrist, clinician, 0, 4)
+    client = client_for(psychiatrist)
+    client.get(url(clinic_a, "review"))
+    with CaptureQueriesContext(connection) as small:
+        small_body = client.get(url(clinic_a, "review")).content.decode()
+    assert small_body.count("Queue0") == 5  # Queue002: rising scores and a step due
+    count = len(small.captured_queries)  # now: the bounded query log rolls over during the fill
+    _fill_queue(clinic_a, psychiatrist, clinician, 4, 28)
+    client.get(url(clinic_a, "review"))  # warm the caches the new alerts dropped (the nav badge count)
+    with django_assert_num_queries(count) as large:
+        body = client.get(url(clinic_a, "review")).content.decode()
+    assert body.count("/progress/") >= 24 and "Queue031" in body
+    # What needs review is decided in SQL: no query reads a version (its regimen / schedule JSON).
+    assert not [q["sql"] for q in large.captured_queries if "taperplanversion" in q["sql"]]
+
+
+def test_each_section_pages_on_its_own_and_a_bad_page_is_not_an_error(
+    clinic_a, psychiatrist, clinician, monkeypatch
+):
+    from taper import views_progress
+
+    monkeypatch.setattr(views_progress, "REVIEW_PAGE_SIZE", 3)
+    _fill_queue(clinic_a, psychiatrist, clinician, 0, 28)  # 7 rows in each of the four sections
+    client = client_for(psychiatrist)
+    base = url(clinic_a, "review")
+    first = client.get(base).content.decode()
+    # Held plans ordered by the hold date, then last name: Queue001, 005, 009 | 013, 017, 021 | 025.
+    assert "Queue001" in first and "Queue009" in first and "Queue013" not in first
+    assert "Held: <strong>7</strong>" in first
+    assert 'href="?held_page=2#review-held"' in first and 'rel="next"' in first
+    second = client.get(base + "?held_page=2").content.decode()
+    assert "Queue013" in second and "Queue021" in second and "Queue001" not in second
+    # The other sections stay on their first page, and the window travels with the page number.
+    awaiting = second.split('id="review-awaiting_approval"')[1].split("</section>")[0]
+    assert "Queue000" in awaiting and "Queue012" not in awaiting
+    # Steps due: the 14 active plans not held (7 also have rising scores), by last name; page 5 is the last.
+    windowed = client.get(base + "?days=14&step_due_page=5").content.decode()
+    assert "Queue027" in windowed and "Queue003" not in windowed.split('id="review-step_due"')[1]
+    assert 'href="?days=14&amp;step_due_page=4#review-step_due"' in windowed
+    for bad in ("banana", "0", "-1", "99999", "1e9", "2" * 40):
+        response = client.get(base + f"?held_page={bad}&awaiting_approval_page={bad}")
+        assert response.status_code == 200, bad
+        assert "Queue0" in response.content.decode()
+    last = client.get(base + "?held_page=99999").content.decode()
+    assert "Queue025" in last and "Queue001" not in last.split('id="review-held"')[1].split("</section>")[0]
