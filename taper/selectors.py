@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from clinic.tenancy.context import clinic_today, require_clinic
@@ -205,9 +205,35 @@ def _concerns_newest(sources: list[QuerySet]) -> tuple[Any, Any] | None:
     return Greatest(*raised), Coalesce(*titles)
 
 
-def review_section(reason: str, *, today: datetime.date, days_ahead: int = 7) -> QuerySet[TaperPlan]:
-    """One section of the review queue as a lazy queryset of plans annotated with `review_due` (and what
-    the row's detail needs), ordered for stable pages: due date, patient's last name, plan id.
+def _steps_due(today: datetime.date, horizon: datetime.date) -> QuerySet[TaperStep]:
+    """The first step after today of each active, not held plan's current version, when it starts by
+    `horizon`: one join over the plans' steps (no per-plan subquery), a step not preceded by another."""
+    upcoming = Q(start__gt=today) & ~Q(phase=Phase.HOLD.value)
+    earlier = TaperStep.objects.filter(
+        upcoming, version_id=OuterRef("version_id"), start__lt=OuterRef("start")
+    )
+    return (
+        TaperStep.objects.filter(
+            upcoming,
+            start__lte=horizon,
+            version_id=F("plan__current_version_id"),
+            plan__status=TaperPlan.Status.ACTIVE,
+            plan__held_since__isnull=True,
+        )
+        .filter(~Exists(earlier))
+        .select_related("plan__patient")
+        .only("index", "start", "daily_de_mg", "plan_id", *(f"plan__{f}" for f in _ROW_FIELDS))
+        .annotate(review_due=F("start"))
+        .order_by("start", "plan__patient__last_name", "plan_id")
+    )
+
+
+def review_section(
+    reason: str, *, today: datetime.date, days_ahead: int = 7
+) -> QuerySet[TaperPlan] | QuerySet[TaperStep]:
+    """One section of the review queue as a lazy queryset annotated with `review_due` (and what the row's
+    detail needs), ordered for stable pages: due date, patient's last name, plan id. Plans, except
+    `step_due`: the steps themselves (with their plan and patient).
 
     "What needs review" is decided in SQL (`Exists` / subqueries), so a page costs the same whatever the
     number of open plans. `withdrawal_rising` asks `taper.signals` for other apps' querysets of concerns
@@ -221,20 +247,7 @@ def review_section(reason: str, *, today: datetime.date, days_ahead: int = 7) ->
         plans = plans.filter(status=TaperPlan.Status.ACTIVE, held_since__isnull=False)
         return plans.annotate(review_due=F("held_since")).order_by(*order)
     if reason == "step_due":
-        horizon = today + datetime.timedelta(days=days_ahead)
-        upcoming = (
-            TaperStep.objects.filter(
-                version_id=OuterRef("current_version_id"), start__gt=today, start__lte=horizon
-            )
-            .exclude(phase=Phase.HOLD.value)
-            .order_by("start", "index")
-        )
-        plans = plans.filter(status=TaperPlan.Status.ACTIVE, held_since__isnull=True).annotate(
-            review_due=Subquery(upcoming.values("start")[:1]),
-            step_index=Subquery(upcoming.values("index")[:1]),
-            step_de_mg=Subquery(upcoming.values("daily_de_mg")[:1]),
-        )
-        return plans.filter(review_due__isnull=False).order_by(*order)
+        return _steps_due(today, today + datetime.timedelta(days=days_ahead))
     if reason == "withdrawal_rising":
         newest = _concerns_newest(review_concern_sources(sender=TaperPlan))
         if newest is None:
@@ -248,19 +261,20 @@ def review_section(reason: str, *, today: datetime.date, days_ahead: int = 7) ->
     raise ValueError(f"unknown review section {reason!r}")
 
 
-def review_item(reason: str, plan: TaperPlan) -> ReviewItem:
-    """A row of a section (from the annotations `review_section` put on the plan: no query)."""
-    due = plan.review_due
+def review_item(reason: str, row: TaperPlan | TaperStep) -> ReviewItem:
+    """A row of a section (from what `review_section` loaded and annotated: no query)."""
+    due = row.review_due
+    if isinstance(row, TaperStep):
+        detail = (
+            f"Step {row.index} on {dates.long_date(due)}: "
+            f"{row.daily_de_mg.normalize():f} mg diazepam-equivalent"
+        )
+        return ReviewItem(row.plan, reason, due, detail)
+    plan = row
     if reason == "awaiting_approval":
         return ReviewItem(plan, reason, due, "Awaiting your approval")
     if reason == "held":
         return ReviewItem(plan, reason, due, f"Held since {dates.short_date(due)}")
-    if reason == "step_due":
-        detail = (
-            f"Step {plan.step_index} on {dates.long_date(due)}: "
-            f"{plan.step_de_mg.normalize():f} mg diazepam-equivalent"
-        )
-        return ReviewItem(plan, reason, due, detail)
     title = plan.concern_title or "Withdrawal scores rising"
     return ReviewItem(plan, reason, due, f"{title}: consider holding the next step")
 
@@ -270,7 +284,7 @@ def review_queue(*, today: datetime.date | None = None, days_ahead: int = 7) -> 
     paginates `review_section` instead). One query per section."""
     today = today or clinic_today()
     return [
-        review_item(reason, plan)
+        review_item(reason, row)
         for reason in REVIEW_SECTIONS
-        for plan in review_section(reason, today=today, days_ahead=days_ahead)
+        for row in review_section(reason, today=today, days_ahead=days_ahead)
     ]

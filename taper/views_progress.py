@@ -368,13 +368,13 @@ def _review_section(request: HttpRequest, reason: str, today: datetime.date, day
     paginator = Paginator(selectors.review_section(reason, today=today, days_ahead=days), REVIEW_PAGE_SIZE)
     page = paginator.get_page(request.GET.get(param))
     rows = []
-    for plan in page.object_list:
-        item = selectors.review_item(reason, plan)
+    for row in page.object_list:
+        item = selectors.review_item(reason, row)
         rows.append(
             {
                 "item": item,
-                "plan": plan,
-                "patient": plan.patient,
+                "plan": item.plan,
+                "patient": item.plan.patient,
                 "reason_label": REASON_LABELS[reason],
                 "overdue": reason == "step_due" and item.due is not None and item.due < today,
                 "when_text": _when_text(item.due, today),
