@@ -9,6 +9,7 @@ own permission rather than a field whose presence would depend on the caller's r
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Prefetch
 from rest_framework import exceptions, mixins, serializers
 
 from api.base import ClinicViewSet
@@ -16,9 +17,24 @@ from clinic.tenancy.roles import Perm
 from patients.models import Allergy, Diagnosis, ExternalIdentifier, Patient, PatientContact
 from patients.services import EDITABLE_FIELDS, patient_create, patient_update
 
+# The nested lists are prefetched into plain lists (`to_attr`): a plain prefetch builds a related queryset for
+# every row and relation (150 filtered querysets for a page of 50, most of a list request's Python time).
+PREFETCHED = {"identifiers": "external_identifiers", "contacts": "contacts", "allergies": "allergies"}
+_NESTED = tuple(Prefetch(relation, to_attr=f"prefetched_{name}") for name, relation in PREFETCHED.items())
+
+
+class PrefetchedList(serializers.ListSerializer):
+    """A nested list read from the view's prefetched list when there is one (list, retrieve), else from the
+    relation (the patient just created or changed)."""
+
+    def get_attribute(self, instance):
+        prefetched = getattr(instance, f"prefetched_{self.field_name}", None)
+        return prefetched if prefetched is not None else super().get_attribute(instance)
+
 
 class IdentifierSerializer(serializers.ModelSerializer):
     class Meta:
+        list_serializer_class = PrefetchedList
         model = ExternalIdentifier
         fields = ("id", "system", "value", "label", "is_active")
         read_only_fields = fields
@@ -26,6 +42,7 @@ class IdentifierSerializer(serializers.ModelSerializer):
 
 class ContactSerializer(serializers.ModelSerializer):
     class Meta:
+        list_serializer_class = PrefetchedList
         model = PatientContact
         fields = (
             "id",
@@ -42,6 +59,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
 class AllergySerializer(serializers.ModelSerializer):
     class Meta:
+        list_serializer_class = PrefetchedList
         model = Allergy
         fields = ("id", "substance", "reaction", "severity", "status", "noted_on")
         read_only_fields = fields
@@ -113,7 +131,7 @@ class PatientViewSet(
 
     def refine_queryset(self, queryset):
         # One query per nested list, whatever the page size.
-        return queryset.prefetch_related("external_identifiers", "contacts", "allergies")
+        return queryset.prefetch_related(*_NESTED)
 
 
 class DiagnosisSerializer(serializers.ModelSerializer):
