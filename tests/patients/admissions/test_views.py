@@ -277,6 +277,8 @@ def test_detail_view_is_audited(client, clinic_a, staff_a, inquiry_a):
 
 # --- query count -----------------------------------------------------------------------------------------
 def _board_queries(client, clinic) -> list[str]:
+    # A first request warms what is kept between requests (the session's last-seen stamp, the alert badge).
+    assert client.get(url(clinic)).status_code == 200
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url(clinic)).status_code == 200
     # The idle-timeout middleware re-reads the clinic's timeout once a minute per session: not the board's.
